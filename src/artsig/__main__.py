@@ -1,0 +1,116 @@
+"""Command line: ``python -m artsig book`` runs and builds the book; ``python -m artsig generate``
+makes the procedural benchmark; ``python -m artsig catalog`` checks a collection."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+
+def _parse_sets(items: list[str]) -> dict:
+    from artsig.book import BookError, parse_value
+
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BookError(f"--set {item!r}: expected key=value (or notebook.key=value)")
+        overrides[key.strip()] = parse_value(value)
+    return overrides
+
+
+def cmd_book(args) -> int:
+    from artsig import book
+
+    root = book.project_root()
+    overrides = _parse_sets(args.set)
+    if args.dataset:
+        overrides["dataset"] = args.dataset
+    if args.reference and overrides:
+        raise book.BookError("--reference runs the notebooks' own defaults; it takes no --dataset or --set")
+    params = book.load_params(root / args.params, overrides)
+    book.ensure_kernel()
+    if not args.reference and not args.only:
+        book.clean_chapters(root)
+    book.execute(root, params, only=args.only, reference=args.reference)
+    if args.no_build or args.reference:
+        return 0
+    index = book.build_html(root)
+    print(f"[artsig] book ready: {index.relative_to(root)}  (open {index})")
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from artsig.datasets import synthetic_root
+    from artsig.procedural import generate_benchmark
+
+    root = synthetic_root(args.data_dir, args.count, args.size, args.seed)
+    metadata, links = generate_benchmark(root, count=args.count, size=args.size, seed=args.seed)
+    print(f"{len(metadata)} images and {len(links)} links in {root}")
+    return 0
+
+
+def cmd_catalog(args) -> int:
+    from artsig.catalog import summarize
+    from artsig.datasets import open_dataset
+
+    catalog, quality = open_dataset(args.dataset, data_dir=args.data_dir, label_column=args.label_column, with_quality=True)
+    print(summarize(catalog).to_string(index=False))
+    if len(quality):
+        print(f"\n{len(quality)} data-quality issue(s):")
+        print(quality.to_string(index=False))
+    if args.output:
+        out = Path(args.output)
+        if out.exists() and not args.force:
+            raise FileExistsError(f"{out} exists; pass --force to overwrite it")
+        catalog.to_parquet(out, index=False) if out.suffix == ".parquet" else catalog.to_csv(out, index=False)
+        print(f"catalog written to {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="artsig", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("book", help="execute the notebooks with papermill and build the Jupyter Book")
+    p.add_argument("--dataset", help="collection to run on, e.g. synthetic, folder:/path, wikiart:/path, best-artworks:/path, csv:/file.csv")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a parameter (all notebooks) or NOTEBOOK.KEY=VALUE (one notebook)")
+    p.add_argument("--params", default="book/params.yml", help="parameter file (default: book/params.yml)")
+    p.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="run only these chapters, e.g. 01_data")
+    p.add_argument("--no-build", action="store_true", help="execute the notebooks but do not build the HTML")
+    p.add_argument("--reference", action="store_true", help="re-run the notebooks with their defaults and store outputs in notebooks/ (for nbval)")
+    p.set_defaults(func=cmd_book)
+
+    p = sub.add_parser("generate", help="generate the procedural-art benchmark")
+    p.add_argument("--count", type=int, default=2000)
+    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir", default="data")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("catalog", help="scan a collection, print its summary and data-quality table")
+    p.add_argument("dataset")
+    p.add_argument("--data-dir", default="data")
+    p.add_argument("--label-column", default="style", help="what the folders of a folder: collection mean")
+    p.add_argument("--output", help="write the catalog to this .parquet or .csv file")
+    p.add_argument("--force", action="store_true", help="overwrite --output if it exists")
+    p.set_defaults(func=cmd_catalog)
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except Exception as exc:  # one clear line for the user, not a traceback
+        from artsig.book import BookError
+        from artsig.catalog import CatalogError
+
+        if isinstance(exc, (BookError, CatalogError, FileExistsError, ValueError)):
+            print(f"artsig: error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

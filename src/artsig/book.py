@@ -1,0 +1,174 @@
+"""The book runner: execute the notebooks in ``_toc.yml`` order with papermill, then build
+the Jupyter Book.
+
+Parameters come from ``book/params.yml`` (``shared`` keys go to every notebook that declares
+them, a section named after a notebook goes to that notebook only) and can be overridden on
+the command line, so ``--dataset folder:/path`` reruns the whole book on another collection.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+NOTEBOOKS_DIR = "notebooks"
+CHAPTERS_DIR = Path("book") / "chapters"
+
+
+class BookError(RuntimeError):
+    """A book run that cannot go on; the message says which notebook, cell or file."""
+
+
+def project_root(start: Path | None = None) -> Path:
+    """The folder holding ``_toc.yml`` (searched upwards from ``start`` or the working directory)."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_toc.yml").is_file() and (folder / NOTEBOOKS_DIR).is_dir():
+            return folder
+    raise BookError(f"no _toc.yml with a notebooks/ folder beside it above {here}; run from the artsig checkout")
+
+
+def chapters(root: Path) -> list[str]:
+    """Notebook names (without suffix) in the order ``_toc.yml`` lists them under book/chapters/."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    files: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in ("file", "root") and isinstance(value, str):
+                    files.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc)
+    prefix = CHAPTERS_DIR.as_posix() + "/"
+    return [Path(f).stem for f in files if f.startswith(prefix)]
+
+
+def parse_value(text: str):
+    """A command-line value read as YAML (``3`` -> 3, ``[1, 2]`` -> list, ``none`` -> None)."""
+    value = yaml.safe_load(text)
+    return None if isinstance(value, str) and value.lower() == "none" else value
+
+
+def load_params(params_file: Path, overrides: dict | None = None) -> dict:
+    """Read ``params.yml`` and apply ``{"key": v}`` / ``{"notebook.key": v}`` overrides."""
+    if not params_file.is_file():
+        raise BookError(f"parameter file {params_file} not found")
+    params = yaml.safe_load(params_file.read_text()) or {}
+    unknown = set(params) - {"shared", "notebooks"}
+    if unknown:
+        raise BookError(f"{params_file}: unknown top-level key(s) {sorted(unknown)}; expected 'shared' and 'notebooks'")
+    params.setdefault("shared", {})
+    params.setdefault("notebooks", {})
+    for key, value in (overrides or {}).items():
+        notebook, dot, name = key.rpartition(".")
+        if dot:
+            params["notebooks"].setdefault(notebook, {})[name] = value
+        else:
+            params["shared"][key] = value
+            for section in params["notebooks"].values():
+                if key in section:
+                    section[key] = value
+    return params
+
+
+def notebook_parameters(params: dict, notebook: str, declared: set[str]) -> dict:
+    """The parameters one notebook receives: shared keys it declares, then its own section."""
+    chosen = {k: v for k, v in params["shared"].items() if k in declared}
+    own = params["notebooks"].get(notebook, {})
+    unknown = set(own) - declared
+    if unknown:
+        raise BookError(f"book/params.yml: notebook {notebook} has no parameter(s) {sorted(unknown)}; it declares {sorted(declared)}")
+    chosen.update(own)
+    return chosen
+
+
+def declared_parameters(notebook: Path) -> set[str]:
+    """Names assigned in the notebook's cell tagged ``parameters``."""
+    import papermill
+
+    return set(papermill.inspect_notebook(str(notebook)).keys())
+
+
+def execute(root: Path, params: dict, only: list[str] | None = None, reference: bool = False, log=print) -> list[Path]:
+    """Execute the chapters with papermill; stop at the first failing cell with its error.
+
+    ``reference=True`` runs each notebook with its own defaults and writes the outputs back
+    into ``notebooks/`` (what nbval compares against); otherwise outputs go to book/chapters/.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    names = chapters(root)
+    if only:
+        missing = [n for n in only if n not in names]
+        if missing:
+            raise BookError(f"--only {missing}: not chapters of _toc.yml ({', '.join(names)})")
+        names = [n for n in names if n in only]
+    written = []
+    (root / CHAPTERS_DIR).mkdir(parents=True, exist_ok=True)
+    for name in names:
+        source = root / NOTEBOOKS_DIR / f"{name}.ipynb"
+        if not source.is_file():
+            raise BookError(f"_toc.yml lists {CHAPTERS_DIR / name} but {source.relative_to(root)} does not exist")
+        target = source if reference else root / CHAPTERS_DIR / f"{name}.ipynb"
+        parameters = {} if reference else notebook_parameters(params, name, declared_parameters(source))
+        log(f"[artsig] executing {source.relative_to(root)} -> {target.relative_to(root)}" + (f" with {parameters}" if parameters else ""))
+        started = time.time()
+        try:
+            papermill.execute_notebook(
+                str(source), str(target), parameters=parameters, cwd=str(root / NOTEBOOKS_DIR),
+                kernel_name="python3", progress_bar=False, request_save_on_cell_execute=False,
+            )
+        except PapermillExecutionError as exc:
+            raise BookError(
+                f"notebook {source.relative_to(root)} failed in cell {exc.exec_count} "
+                f"({exc.ename}: {exc.evalue}); the executed copy with the traceback is {target.relative_to(root)}"
+            ) from None
+        log(f"[artsig] {name} done in {time.time() - started:.0f} s")
+        written.append(target)
+    return written
+
+
+def build_html(root: Path, log=print) -> Path:
+    """Build the Jupyter Book (HTML) from the executed chapters; return the index page."""
+    exe = Path(sys.executable).parent / "jupyter-book"
+    command = [str(exe) if exe.exists() else "jupyter-book", "build", str(root), "--builder", "html"]
+    log("[artsig] building the book: " + " ".join(command[1:3]))
+    result = subprocess.run(command, cwd=root, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise BookError("jupyter-book build failed:\n" + (result.stdout[-4000:] + result.stderr[-4000:]))
+    index = root / "_build" / "html" / "index.html"
+    if not index.is_file():
+        raise BookError(f"jupyter-book ran but {index} is missing")
+    return index
+
+
+def ensure_kernel() -> None:
+    """Make sure a ``python3`` kernel runs this interpreter (the venv), so notebooks see artsig."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec("python3")
+        if Path(spec.argv[0]).resolve() == Path(sys.executable).resolve() or spec.argv[0] in ("python", "python3"):
+            return
+    except Exception:
+        pass
+    subprocess.run([sys.executable, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3"], check=True, capture_output=True)
+
+
+def clean_chapters(root: Path) -> None:
+    """Remove executed copies from a previous run (they are generated, never hand-made)."""
+    folder = root / CHAPTERS_DIR
+    if folder.is_dir():
+        shutil.rmtree(folder)

@@ -1,0 +1,50 @@
+"""One ``device`` parameter for every model, and one seed for every random thing."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+
+
+def resolve_device(device: str = "auto") -> str:
+    """Turn ``"auto"`` into ``"cuda"`` when a CUDA GPU is visible to torch, else ``"cpu"``.
+
+    Explicit values (``"cpu"``, ``"cuda"``, ``"cuda:1"``) are checked, so a typo fails early.
+    """
+    if device is None or device == "auto":
+        try:
+            import torch
+
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        except ImportError:
+            return "cpu"
+    if device == "cpu":
+        return "cpu"
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} was asked for but torch sees no CUDA GPU; use device='auto' or 'cpu'")
+        return device
+    raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+
+
+def seed_everything(seed: int, torch_threads: int | None = None) -> None:
+    """Seed Python, NumPy, and torch / TensorFlow when they are already imported, for repeatable runs."""
+    random.seed(seed)
+    np.random.seed(seed)
+    os.environ.setdefault("PYTHONHASHSEED", str(seed))
+    import sys
+
+    if "torch" in sys.modules:
+        import torch
+
+        torch.manual_seed(seed)
+        if torch_threads:
+            torch.set_num_threads(torch_threads)
+    if "tensorflow" in sys.modules:
+        import tensorflow as tf
+
+        tf.random.set_seed(seed)

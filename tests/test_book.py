@@ -1,0 +1,59 @@
+"""The book runner: parameter files, overrides, and that params.yml matches the notebooks."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from artsig.book import BookError, chapters, declared_parameters, load_params, notebook_parameters, parse_value
+from artsig.__main__ import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_toc_chapters_exist_as_notebooks():
+    names = chapters(ROOT)
+    assert names and names[0] == "01_data"
+    for name in names:
+        assert (ROOT / "notebooks" / f"{name}.ipynb").is_file(), name
+
+
+def test_params_file_defaults_equal_notebook_defaults():
+    """book/params.yml and each notebook's parameters cell must agree, so the book and nbval see one run."""
+    import papermill
+
+    params = load_params(ROOT / "book" / "params.yml")
+    for name in chapters(ROOT):
+        declared = papermill.inspect_notebook(str(ROOT / "notebooks" / f"{name}.ipynb"))
+        for key, value in notebook_parameters(params, name, set(declared)).items():
+            default = declared[key]["default"]
+            assert yaml.safe_load(default) == value or eval(default) == value, f"{name}: {key} = {default} in the notebook, {value!r} in params.yml"
+
+
+def test_overrides_reach_shared_and_single_notebooks(tmp_path):
+    file = tmp_path / "params.yml"
+    file.write_text(yaml.safe_dump({"shared": {"seed": 0, "dataset": "synthetic"}, "notebooks": {"02_x": {"top_k": 3, "seed": 5}}}))
+    params = load_params(file, {"seed": 7, "02_x.top_k": 4, "dataset": "folder:/p"})
+    assert params["shared"] == {"seed": 7, "dataset": "folder:/p"}
+    assert params["notebooks"]["02_x"] == {"top_k": 4, "seed": 7}
+    assert notebook_parameters(params, "02_x", {"seed", "top_k"}) == {"seed": 7, "top_k": 4}
+    with pytest.raises(BookError, match="no parameter"):
+        notebook_parameters(params, "02_x", {"seed"})
+
+
+def test_bad_params_file_is_one_clear_error(tmp_path):
+    with pytest.raises(BookError, match="not found"):
+        load_params(tmp_path / "nope.yml")
+    (tmp_path / "p.yml").write_text("shared: {}\nchapters: {}\n")
+    with pytest.raises(BookError, match="unknown top-level"):
+        load_params(tmp_path / "p.yml")
+
+
+def test_values_parse_as_yaml():
+    assert parse_value("3") == 3 and parse_value("[1, 2]") == [1, 2] and parse_value("none") is None and parse_value("a:b") == "a:b"
+
+
+def test_cli_reports_bad_set_without_traceback(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert main(["book", "--set", "novalue"]) == 2
+    assert "expected key=value" in capsys.readouterr().err

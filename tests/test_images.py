@@ -1,0 +1,69 @@
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from artsig.images import ImageError, fit, load_array, load_image, open_rgb, thumbnail
+from conftest import write_image
+
+
+def test_decodes_png_webp_rgba_greyscale_to_rgb(tmp_path):
+    for name, mode, fmt in [("a.png", "RGBA", "PNG"), ("b.webp", "RGB", "WEBP"), ("c.jpg", "L", "JPEG"), ("d.png", "P", "PNG")]:
+        img = open_rgb(write_image(tmp_path / name, mode=mode, fmt=fmt))
+        assert img.mode == "RGB" and img.size == (40, 30)
+
+
+def test_exif_rotation_is_applied(tmp_path):
+    img = Image.new("RGB", (40, 20), (255, 0, 0))
+    exif = img.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees when shown
+    img.save(tmp_path / "rotated.jpg", exif=exif)
+    assert open_rgb(tmp_path / "rotated.jpg").size == (20, 40)
+
+
+def test_truncated_and_non_image_files_raise_naming_the_file(tmp_path):
+    good = write_image(tmp_path / "good.jpg", size=(200, 200))
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(good.read_bytes()[:600])
+    (tmp_path / "notes.jpg").write_text("not an image")
+    for bad in (truncated, tmp_path / "notes.jpg", tmp_path / "missing.jpg"):
+        with pytest.raises(ImageError, match=bad.name):
+            open_rgb(bad)
+
+
+@pytest.mark.parametrize("mode", ["letterbox", "resize", "center_crop"])
+def test_fit_gives_requested_size(mode):
+    img = Image.new("RGB", (90, 30), (10, 200, 10))
+    out = fit(img, (32, 48), mode)
+    assert out.size == (32, 48)
+    if mode == "letterbox":  # padded top and bottom, picture kept whole
+        pixels = np.asarray(out)
+        assert pixels[0, 16].sum() == 0 and pixels[24, 16, 1] > 150
+
+
+def test_fit_rejects_unknown_mode_and_bad_size():
+    img = Image.new("RGB", (10, 10))
+    with pytest.raises(ValueError, match="mode"):
+        fit(img, 8, "stretchy")
+    with pytest.raises(ValueError, match="size"):
+        fit(img, 0)
+
+
+def test_load_array_is_cached_and_ordered(tmp_path):
+    paths = [write_image(tmp_path / f"{i}.png", colour=(i * 50, 0, 0), fmt="PNG", seed=i) for i in range(3)]
+    catalog = pd.DataFrame({"path": [str(p) for p in paths], "sha256": [f"{i:064x}" for i in range(3)]})
+    first = load_array(catalog, 16, cache_dir=tmp_path / "cache", progress=False)
+    assert first.shape == (3, 16, 16, 3) and first.dtype == np.uint8
+    assert first[2, ..., 0].mean() > first[0, ..., 0].mean()
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 1
+    for p in paths:
+        p.unlink()  # a cache hit must not touch the files
+    np.testing.assert_array_equal(load_array(catalog, 16, cache_dir=tmp_path / "cache", progress=False), first)
+
+
+def test_thumbnail_cached_on_disk(tmp_path):
+    src = write_image(tmp_path / "big.jpg", size=(300, 200))
+    thumb = thumbnail(src, 64, cache_dir=tmp_path / "thumbs")
+    assert max(Image.open(thumb).size) == 64
+    assert thumbnail(src, 64, cache_dir=tmp_path / "thumbs") == thumb
+    assert load_image(src, 20).shape == (20, 20, 3)
