@@ -69,3 +69,13 @@ def test_summarize_counts_classes(tmp_path):
     table = summarize(frame).set_index("column")
     assert table.loc["style", "classes"] == 2 and table.loc["style", "largest"] == "x (2)"
     assert table.loc["date", "largest"] == "latest 1950"
+
+
+def test_choose_label_falls_back_to_what_exists():
+    from artsig.catalog import choose_label
+
+    frame = pd.DataFrame({"image_id": ["a", "b"], "style": ["x", "y"]})
+    assert choose_label(frame, "style") == "style"
+    assert choose_label(frame, "genre") == "style"
+    with pytest.raises(CatalogError, match="no label column"):
+        choose_label(frame[["image_id"]], "genre")

@@ -99,7 +99,7 @@ def scan_images(
     modification time and size in ``cache_file``). Returns ``(catalog, quality)`` where
     ``quality`` lists every skipped file and every exact duplicate with the reason.
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     if "path" not in records.columns:
         raise CatalogError(f"{source}: no 'path' column")
@@ -188,3 +188,18 @@ def summarize(catalog: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     table["classes"] = table["classes"].astype("Int64")
     return table
+
+
+def choose_label(catalog: pd.DataFrame, preferred: str) -> str:
+    """``preferred`` when the catalog has it, else the first categorical label it does have.
+
+    A user's folder collection carries only the label its folders name, so a chapter asking
+    for ``genre`` runs on ``style`` (say) instead of failing; the caller should say so.
+    """
+    if preferred in catalog.columns and catalog[preferred].notna().any():
+        return preferred
+    available = label_columns(catalog, categorical_only=True)
+    if not available:
+        raise CatalogError(f"label={preferred!r}: the catalog has no label column at all; expected one of {list(LABEL_COLUMNS)}")
+    log.warning("label %r not in this catalog; using %r", preferred, available[0])
+    return available[0]

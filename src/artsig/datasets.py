@@ -309,3 +309,11 @@ def csv_records(file: Path, path_column: str = "path") -> pd.DataFrame:
     found = [c for c in LABEL_COLUMNS if c in table]
     log.info("%s: label columns %s", file.name, found)
     return table
+
+
+def describe(dataset: str, n_images: int = 2000, image_size: int = 256, seed: int = 0) -> str:
+    """One line naming the collection a table was computed on, for printing above it."""
+    kind, _, location = dataset.partition(":")
+    if kind == "synthetic":
+        return f"procedural-art benchmark (n_images={n_images}, image_size={image_size}, seed={seed})"
+    return f"{kind} collection '{Path(location).name}'"

@@ -131,7 +131,7 @@ def load_array(
         target = Path(cache_dir) / f"images-{width}x{height}-{mode}-{_cache_key(hashes)}.npy"
         if target.exists():
             return np.load(target)
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     out = np.empty((len(catalog), height, width, 3), dtype=np.uint8)
     paths = catalog["path"].tolist()

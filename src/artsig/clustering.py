@@ -1,0 +1,422 @@
+"""Unsupervised clustering of feature matrices, and its comparison with known labels.
+
+The flow of the clustering chapter::
+
+    Z = prepare(X)                              # standardise + PCA, the space clustered
+    ks = k_scan(Z)                              # inertia and silhouette for k = 2..12
+    k = pick_k(ks)["silhouette"]                # or ["elbow"]
+    labels = cluster(Z, "kmeans", k=k)
+    table, assignments, scans = compare(features, catalog)   # every extractor x method
+
+Methods: ``kmeans``, ``gmm`` (Gaussian mixture, soft: :func:`gmm_fit` gives the
+responsibilities), ``optics`` and ``hdbscan`` (density-based, find their own number of
+clusters and mark noise ``-1``), ``agglomerative`` (Ward). OPTICS is quadratic in time: above
+``max_points`` it either refuses with a clear message or, with ``subsample=True``, fits a seeded
+subsample and gives every other point the cluster of its nearest fitted neighbour.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import metrics as M
+
+__all__ = [
+    "METHODS",
+    "prepare",
+    "prepare_for",
+    "k_scan",
+    "pick_k",
+    "cluster",
+    "gmm_fit",
+    "label_frame",
+    "date_buckets",
+    "compare",
+    "summary_wide",
+    "embed_2d",
+    "composition",
+    "influences",
+    "most_mixed",
+    "fingerprint",
+    "representatives",
+]
+
+METHODS = ("kmeans", "gmm", "optics", "hdbscan", "agglomerative")
+CACHE_VERSION = "1"  # bump when a method's numbers change
+SIZE_LIMITS = {"optics": 2000, "agglomerative": 20000, "hdbscan": 200000}
+
+
+def fingerprint(*parts) -> str:
+    """A short hash of arrays, frames and plain values: the key of a cached result."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256(CACHE_VERSION.encode())
+    for part in parts:
+        if isinstance(part, np.ndarray) and part.dtype == object:
+            h.update("\x1f".join(map(str, part.ravel().tolist())).encode())
+        elif isinstance(part, np.ndarray):
+            arr = np.ascontiguousarray(part)
+            h.update(f"{arr.dtype}{arr.shape}".encode())
+            h.update(arr.tobytes())
+        elif isinstance(part, pd.DataFrame):
+            h.update(pd.util.hash_pandas_object(part.astype(str), index=False).to_numpy().tobytes())
+            h.update(",".join(map(str, part.columns)).encode())
+        elif isinstance(part, Mapping):
+            for key in sorted(part):
+                h.update(str(key).encode())
+                h.update(fingerprint(part[key]).encode())
+        else:
+            h.update(json.dumps(part, sort_keys=True, default=str).encode())
+        h.update(b"|")
+    return h.hexdigest()[:16]
+
+
+def _cache_path(cache_dir, kind: str, key: str, suffix: str):
+    from pathlib import Path
+
+    folder = Path(cache_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{kind}-{key}{suffix}"
+
+
+def _atomic(path, write) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def prepare(X: np.ndarray, n_components: int | None = 50, seed: int = 0, standardize: bool = True) -> np.ndarray:
+    """The space clustering works in: standardised columns, then PCA to ``n_components``.
+
+    Removes constant columns first. Deterministic for a given ``seed``.
+    """
+    from sklearn.decomposition import PCA
+
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or len(X) < 3:
+        raise ValueError(f"features must be a 2-D array with at least 3 rows, got shape {X.shape}")
+    if not np.isfinite(X).all():
+        raise ValueError("features contain NaN or infinite values")
+    std = X.std(0)
+    X = X[:, std > 1e-12]
+    if standardize:
+        X = (X - X.mean(0)) / X.std(0)
+    if n_components is not None and X.shape[1] > n_components:
+        k = min(n_components, len(X) - 1)
+        X = PCA(n_components=k, svd_solver="randomized", random_state=seed).fit_transform(X)
+    return np.ascontiguousarray(X)
+
+
+def k_scan(Z: np.ndarray, k_values: Iterable[int] = range(2, 13), seed: int = 0, n_init: int = 1) -> pd.DataFrame:
+    """KMeans for every k: ``k, inertia, silhouette`` (the elbow and silhouette plots)."""
+    from sklearn.cluster import KMeans
+
+    rows = []
+    for k in k_values:
+        if k >= len(Z):
+            break
+        km = KMeans(n_clusters=int(k), n_init=n_init, random_state=seed).fit(Z)
+        rows.append(dict(k=int(k), inertia=float(km.inertia_), silhouette=M.silhouette(Z, km.labels_, seed=seed)))
+    return pd.DataFrame(rows)
+
+
+def pick_k(scan: pd.DataFrame) -> dict[str, int]:
+    """``{"elbow": k, "silhouette": k}`` from a :func:`k_scan` table.
+
+    The elbow is the k farthest below the straight line joining the first and last points of
+    the (normalised) inertia curve (the "kneedle" rule); the silhouette choice is its maximum.
+    """
+    if scan.empty:
+        raise ValueError("empty k scan: need at least one k smaller than the number of points")
+    k = scan["k"].to_numpy(dtype=float)
+    y = scan["inertia"].to_numpy(dtype=float)
+    if len(k) < 3:
+        elbow = int(k[0])
+    else:
+        kn = (k - k.min()) / (k.max() - k.min())
+        yn = (y - y.min()) / max(y.max() - y.min(), 1e-12)
+        line = 1 - kn  # inertia falls from 1 to 0
+        elbow = int(k[int(np.argmax(line - yn))])
+    best = int(scan.loc[scan["silhouette"].idxmax(), "k"]) if scan["silhouette"].notna().any() else elbow
+    return {"elbow": elbow, "silhouette": best}
+
+
+def gmm_fit(Z: np.ndarray, k: int, seed: int = 0, covariance_type: str = "diag") -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian mixture: hard labels and the responsibilities ``(N, k)`` (rows sum to 1)."""
+    from sklearn.mixture import GaussianMixture
+
+    gmm = GaussianMixture(n_components=int(k), covariance_type=covariance_type, random_state=seed, n_init=2, reg_covar=1e-4)
+    gmm.fit(Z)
+    proba = gmm.predict_proba(Z)
+    return proba.argmax(1), proba
+
+
+def _guard(method: str, n: int, max_points: int | None, subsample: bool) -> int | None:
+    limit = SIZE_LIMITS.get(method) if max_points is None else max_points
+    if limit is None or n <= limit:
+        return None
+    if not subsample:
+        raise ValueError(
+            f"{method} on {n} points exceeds max_points={limit} (its cost grows quadratically); "
+            f"pass subsample=True to fit a seeded sample of {limit} points and assign the rest "
+            f"to their nearest neighbour's cluster, or raise max_points"
+        )
+    return limit
+
+
+def cluster(
+    Z: np.ndarray,
+    method: str,
+    k: int | None = None,
+    seed: int = 0,
+    max_points: int | None = None,
+    subsample: bool = False,
+    min_cluster_size: int | None = None,
+) -> np.ndarray:
+    """Cluster labels (``-1`` = noise) of the rows of ``Z`` by one of :data:`METHODS`.
+
+    ``k`` is needed by kmeans, gmm and agglomerative; density methods pick their own number.
+    ``max_points`` / ``subsample`` control the size guard (defaults in :data:`SIZE_LIMITS`).
+    """
+    from sklearn.cluster import HDBSCAN, OPTICS, AgglomerativeClustering, KMeans
+
+    Z = np.asarray(Z)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method in ("kmeans", "gmm", "agglomerative") and (k is None or k < 2):
+        raise ValueError(f"{method} needs k >= 2 clusters, got k={k}")
+    n = len(Z)
+    limit = _guard(method, n, max_points, subsample)
+    rows = np.arange(n)
+    if limit is not None:
+        rows = np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+    Zfit = Z[rows]
+    mcs = min_cluster_size or max(5, len(Zfit) // 100)
+    if method == "kmeans":
+        labels = KMeans(n_clusters=int(k), n_init=3, random_state=seed).fit_predict(Zfit)
+    elif method == "gmm":
+        labels, _ = gmm_fit(Zfit, int(k), seed)
+    elif method == "agglomerative":
+        labels = AgglomerativeClustering(n_clusters=int(k), linkage="ward").fit_predict(Zfit)
+    elif method == "optics":
+        labels = OPTICS(min_samples=mcs, xi=0.05, min_cluster_size=mcs).fit_predict(Zfit)
+    else:
+        labels = HDBSCAN(min_cluster_size=mcs, min_samples=5, copy=True).fit_predict(Zfit)
+    labels = np.asarray(labels, dtype=int)
+    if limit is None:
+        return labels
+    from sklearn.neighbors import NearestNeighbors
+
+    out = np.empty(n, dtype=int)
+    out[rows] = labels
+    rest = np.setdiff1d(np.arange(n), rows)
+    nn = NearestNeighbors(n_neighbors=1).fit(Zfit)
+    out[rest] = labels[nn.kneighbors(Z[rest], return_distance=False)[:, 0]]
+    return out
+
+
+def _standardize_for(name: str, standardize) -> bool:
+    if isinstance(standardize, str):
+        if standardize != "auto":
+            raise ValueError(f"standardize must be True, False, 'auto' or a mapping, got {standardize!r}")
+        from .features import standardize_default
+
+        return standardize_default(name)
+    if isinstance(standardize, Mapping):
+        return bool(standardize.get(name, True))
+    return bool(standardize)
+
+
+def prepare_for(name: str, X: np.ndarray, n_components: int | None = 50, seed: int = 0) -> np.ndarray:
+    """:func:`prepare` with the standardisation the extractor ``name`` calls for."""
+    return prepare(X, n_components=n_components, seed=seed, standardize=_standardize_for(name, "auto"))
+
+
+def date_buckets(dates: pd.Series, n: int = 4) -> pd.Series:
+    """Periods from years: ``n`` quantile buckets named by their year span (``"1871-1902"``)."""
+    years = pd.to_numeric(pd.Series(dates), errors="coerce")
+    known = years.dropna()
+    if known.nunique() < 2:
+        return pd.Series([None] * len(years), index=years.index, dtype=object)
+    edges = np.unique(np.quantile(known, np.linspace(0, 1, n + 1)).round())
+    bucket = pd.cut(years, edges, include_lowest=True, duplicates="drop")
+    names = {iv: f"{int(np.ceil(iv.left)) if i else int(edges[0])}-{int(iv.right)}" for i, iv in enumerate(bucket.cat.categories)}
+    return bucket.map(names).astype(object).where(years.notna(), None)
+
+
+def label_frame(catalog: pd.DataFrame, columns: Sequence[str] | None = None, n_periods: int = 4) -> pd.DataFrame:
+    """The categorical labels clusters are compared with: style, genre, artist, period (from date).
+
+    Only columns the catalog has (and that have at least two classes) are kept.
+    """
+    wanted = list(columns) if columns is not None else ["style", "genre", "artist", "period"]
+    out = {}
+    for col in wanted:
+        if col == "period":
+            if "date" in catalog.columns:
+                out["period"] = date_buckets(catalog["date"], n_periods).to_numpy()
+        elif col in catalog.columns:
+            out[col] = catalog[col].astype(object).where(catalog[col].notna(), None).to_numpy()
+    frame = pd.DataFrame(out, index=catalog.index)
+    keep = [c for c in frame.columns if frame[c].dropna().nunique() >= 2]
+    return frame[keep].reset_index(drop=True)
+
+
+def compare(
+    features: Mapping[str, np.ndarray],
+    catalog: pd.DataFrame,
+    methods: Sequence[str] = METHODS,
+    k: str | int = "silhouette",
+    k_values: Iterable[int] = range(2, 13),
+    n_components: int = 50,
+    seed: int = 0,
+    labels: pd.DataFrame | None = None,
+    max_points: Mapping[str, int] | None = None,
+    subsample: bool = True,
+    standardize: bool | Mapping[str, bool] | str = "auto",
+    progress: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Every feature set x every method, scored by internal and external metrics.
+
+    Returns three tidy tables:
+
+    - ``scores``: ``extractor, method, k, n_clusters, noise, metric, label, value`` (``label`` is
+      empty for internal metrics; external ones have one row per label column);
+    - ``assignments``: ``image_id`` plus one column ``"<extractor>/<method>"`` of cluster ids;
+    - ``scans``: the k scans, ``extractor, k, inertia, silhouette`` (+ the chosen ks).
+
+    ``k`` is ``"silhouette"``, ``"elbow"`` or a number used for every feature set.
+    ``standardize="auto"`` standardises each feature set's columns unless its extractor says
+    not to (PCA scores: :func:`artsig.features.standardize_default`).
+    With ``cache_dir`` the three tables are stored there, keyed by the features, labels and
+    every parameter, so an identical rerun reads them back instead of clustering again.
+    """
+    from tqdm import tqdm
+
+    labels = label_frame(catalog) if labels is None else labels.reset_index(drop=True)
+    k_values = list(k_values)
+    paths = None
+    if cache_dir is not None:
+        std_key = {n: _standardize_for(n, standardize) for n in features}
+        key = fingerprint(dict(features), labels, catalog["image_id"].astype(str).to_numpy(), list(methods), k, k_values,
+                          n_components, seed, dict(max_points or {}), subsample, std_key)
+        paths = [_cache_path(cache_dir, f"compare-{part}", key, ".parquet") for part in ("scores", "assignments", "scans")]
+        if all(p.exists() for p in paths):
+            return tuple(pd.read_parquet(p) for p in paths)  # type: ignore[return-value]
+    rows, scans = [], []
+    assign = {"image_id": catalog["image_id"].astype(str).to_numpy()}
+    bar = tqdm(total=len(features) * len(methods), desc="clustering", disable=not progress, leave=False)
+    for name, X in features.items():
+        if len(X) != len(catalog):
+            raise ValueError(f"features {name!r} have {len(X)} rows but the catalog has {len(catalog)}")
+        Z = prepare(X, n_components=n_components, seed=seed, standardize=_standardize_for(name, standardize))
+        scan = k_scan(Z, k_values, seed=seed)
+        chosen = pick_k(scan)
+        scans.append(scan.assign(extractor=name, k_elbow=chosen["elbow"], k_silhouette=chosen["silhouette"]))
+        k_used = int(k) if not isinstance(k, str) else chosen[k]
+        for method in methods:
+            lim = (max_points or {}).get(method)
+            lab = cluster(Z, method, k=k_used, seed=seed, max_points=lim, subsample=subsample)
+            assign[f"{name}/{method}"] = lab
+            n_clusters = len(set(lab.tolist()) - {-1})
+            base = dict(extractor=name, method=method, k=k_used if method in ("kmeans", "gmm", "agglomerative") else np.nan,
+                        n_clusters=n_clusters, noise=float((lab == -1).mean()))
+            for metric, value in M.internal_metrics(Z, lab, seed=seed).items():
+                rows.append({**base, "metric": metric, "label": "", "value": value})
+            for col in labels.columns:
+                for metric, value in M.external_metrics(labels[col].to_numpy(), lab).items():
+                    rows.append({**base, "metric": metric, "label": col, "value": value})
+            bar.update(1)
+    bar.close()
+    scan_table = pd.concat(scans, ignore_index=True)[["extractor", "k", "inertia", "silhouette", "k_elbow", "k_silhouette"]]
+    result = (pd.DataFrame(rows), pd.DataFrame(assign), scan_table)
+    if paths is not None:
+        for frame, path in zip(result, paths):
+            _atomic(path, lambda tmp, frame=frame: frame.to_parquet(tmp, index=False))
+    return result
+
+
+def summary_wide(scores: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
+    """The scores as one row per (extractor, method), a column per metric (``nmi_style`` ...)."""
+    s = scores.copy()
+    s["column"] = np.where(s["label"] == "", s["metric"], s["metric"] + "_" + s["label"])
+    wide = s.pivot_table(index=["extractor", "method"], columns="column", values="value", sort=False)
+    meta = scores.groupby(["extractor", "method"], sort=False)[["n_clusters", "noise"]].first()
+    internal = [c for c in M.INTERNAL if c in wide.columns]
+    external = [c for c in wide.columns if c not in internal]
+    return meta.join(wide[internal + external]).round(decimals)
+
+
+def embed_2d(
+    Z: np.ndarray,
+    method: str = "umap",
+    seed: int = 0,
+    n_neighbors: int = 15,
+    perplexity: float = 30.0,
+    max_iter: int = 500,
+    cache_dir: str | os.PathLike | None = None,
+) -> np.ndarray:
+    """A 2-D map of the rows of ``Z`` by UMAP or t-SNE (seeded: same seed, same map).
+
+    With ``cache_dir`` the map is stored there, keyed by ``Z`` and the parameters.
+    """
+    if method not in ("umap", "tsne"):
+        raise ValueError(f"method must be 'umap' or 'tsne', got {method!r}")
+    if cache_dir is not None:
+        path = _cache_path(cache_dir, f"embed-{method}", fingerprint(np.asarray(Z), method, seed, n_neighbors, perplexity, max_iter), ".npy")
+        if path.exists():
+            return np.load(path)
+        E = embed_2d(Z, method, seed, n_neighbors, perplexity, max_iter)
+        _atomic(path, lambda tmp: np.save(open(tmp, "wb"), E))
+        return E
+    if method == "umap":
+        from .torch_compat import import_umap
+
+        umap = import_umap()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reducer = umap.UMAP(n_neighbors=n_neighbors, min_dist=0.1, random_state=seed, n_jobs=1)
+            return reducer.fit_transform(Z).astype(np.float32)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        perplexity = min(perplexity, max(2.0, (len(Z) - 1) / 3))
+        tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed, n_jobs=1, max_iter=max(250, max_iter))
+        return tsne.fit_transform(Z).astype(np.float32)
+
+
+def composition(labels: np.ndarray, classes: Sequence, normalize: bool = True) -> pd.DataFrame:
+    """Cluster x class counts (or row shares): what each cluster is made of."""
+    table = pd.crosstab(pd.Series(np.asarray(labels), name="cluster"), pd.Series(np.asarray(classes, dtype=object), name="class"))
+    return table.div(table.sum(1), axis=0) if normalize else table
+
+
+def influences(proba: np.ndarray, index: int, top: int = 3) -> pd.DataFrame:
+    """A painting's strongest mixture components: ``cluster, responsibility`` (largest first)."""
+    p = np.asarray(proba)[index]
+    order = np.argsort(-p, kind="stable")[:top]
+    return pd.DataFrame({"cluster": order.astype(int), "responsibility": p[order]})
+
+
+def most_mixed(proba: np.ndarray) -> int:
+    """The row whose responsibilities are spread most evenly (largest entropy): a painting between groups."""
+    p = np.asarray(proba, dtype=np.float64)
+    entropy = -(p * np.log(np.clip(p, 1e-300, None))).sum(1)
+    return int(np.argmax(entropy))
+
+
+def representatives(Z: np.ndarray, labels: np.ndarray, cluster_id: int, n: int = 8) -> np.ndarray:
+    """Indices of the ``n`` members of a cluster nearest its mean (the typical members)."""
+    members = np.flatnonzero(np.asarray(labels) == cluster_id)
+    if len(members) == 0:
+        return members
+    centre = Z[members].mean(0)
+    d = ((Z[members] - centre) ** 2).sum(1)
+    return members[np.argsort(d, kind="stable")[:n]]

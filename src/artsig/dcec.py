@@ -1,0 +1,812 @@
+"""Deep convolutional embedded clustering (DCEC) of paintings, after Castellano and Vessio.
+
+The model (Guo et al., 2017, "Deep clustering with convolutional autoencoders", as used for
+paintings by Castellano and Vessio, 2020) has two phases:
+
+1. a convolutional autoencoder (three strided convolutions, a dense embedding, mirrored
+   transposed convolutions) is pretrained on reconstruction;
+2. a clustering layer holds ``k`` centroids in the embedding space, initialised by KMeans
+   on the embeddings. Each image gets a soft assignment ``q`` (Student's t kernel, one
+   degree of freedom); the target ``p`` sharpens ``q`` (``q**2 / cluster frequency``,
+   renormalised) and is recomputed on the whole collection every ``update_interval``
+   iterations. The encoder, decoder and centroids are trained jointly on
+   ``reconstruction + gamma * KL(p || q)`` and training stops when fewer than ``tol`` of the
+   hard assignments change between two target updates (or after ``max_iter`` iterations).
+
+:class:`DEC` is the same procedure with a dense autoencoder on the flattened pixels and no
+reconstruction term in the second phase (Xie et al., 2016). Both are estimator-like:
+``fit(X)``, ``predict(X)``, ``predict_proba(X)``, ``transform(X)`` (the embedding),
+``reconstruct(X)``, ``labels_``, ``cluster_centers_``, ``history_`` (a tidy DataFrame of the
+training curves), ``save`` / ``load``.
+
+``X`` is an image array (N, H, W, 3): ``uint8`` as :func:`artsig.images.load_array` returns,
+or floats in [0, 1]. Everything is seeded; :func:`deterministic` switches torch to
+deterministic kernels with a fixed thread count, so the same seed gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "ConvAutoencoder",
+    "DenseAutoencoder",
+    "ClusteringLayer",
+    "soft_assignment",
+    "target_distribution",
+    "pretrain_autoencoder",
+    "embed",
+    "reconstruct",
+    "cluster_all",
+    "score",
+    "composition",
+    "claim_check",
+    "verdict",
+    "study_labels",
+    "resize_images",
+    "DCEC",
+    "DEC",
+    "deterministic",
+    "subsample",
+    "kmeans",
+    "CLUSTERING_METHODS",
+]
+
+CLUSTERING_METHODS = ("DCEC", "CAE+KMeans", "DEC", "EfficientNet+KMeans")
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def deterministic(seed: int = 0, threads: int | None = 2) -> None:
+    """Seed everything, fix torch's thread count and ask for deterministic kernels.
+
+    On CUDA this also sets ``CUBLAS_WORKSPACE_CONFIG`` (needed by deterministic cuBLAS);
+    results are repeatable on one machine and one device type, not across CPU and GPU.
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch = _torch()
+    from artsig.devices import seed_everything
+
+    seed_everything(seed, torch_threads=threads)
+    torch.use_deterministic_algorithms(True)
+    if torch.backends.cudnn.is_available():
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+
+
+def subsample(catalog: pd.DataFrame, n: int | None, seed: int = 0) -> pd.DataFrame:
+    """A seeded random subset of ``n`` rows in the catalog's order (all rows when ``n`` is None
+    or not smaller than the catalog)."""
+    if n is None or n >= len(catalog):
+        return catalog.reset_index(drop=True)
+    if n < 2:
+        raise ValueError(f"n={n}: a subsample needs at least 2 images")
+    rng = np.random.default_rng(seed)
+    keep = np.sort(rng.choice(len(catalog), size=int(n), replace=False))
+    return catalog.iloc[keep].reset_index(drop=True)
+
+
+def kmeans(embedding: np.ndarray, n_clusters: int, seed: int = 0, n_init: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """KMeans labels and centres of an embedding (seeded; the baseline and the centroid init)."""
+    from sklearn.cluster import KMeans
+
+    embedding = np.asarray(embedding, dtype=np.float64)
+    _check_k(n_clusters, len(embedding))
+    model = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=seed).fit(embedding)
+    return model.labels_.astype(np.int64), model.cluster_centers_
+
+
+def _check_k(n_clusters: int, n: int) -> None:
+    if not isinstance(n_clusters, (int, np.integer)) or n_clusters < 2:
+        raise ValueError(f"n_clusters must be an integer >= 2, got {n_clusters!r}")
+    if n <= n_clusters:
+        raise ValueError(f"n_clusters={n_clusters} needs more images than clusters; got {n} images")
+
+
+# --- networks ---------------------------------------------------------------------------------
+
+
+def _seeded_init(module, seed: int | None) -> None:
+    """Re-initialise every layer from ``seed`` (torch's default schemes) without touching the
+    global random state, so a network's starting weights depend on its seed only."""
+    if seed is None:
+        return
+    torch = _torch()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for layer in module.modules():
+            if layer is not module and hasattr(layer, "reset_parameters"):
+                layer.reset_parameters()
+
+
+@functools.lru_cache(maxsize=None)
+def _modules():
+    torch = _torch()
+    nn = torch.nn
+
+    class ConvAutoencoder(nn.Module):
+        """DCEC's convolutional autoencoder for square RGB images of ``image_size`` pixels.
+
+        Encoder: conv 5x5/2 -> conv 5x5/2 -> conv 3x3/2 (ReLU, ``filters`` channels) ->
+        flatten -> linear embedding of ``embedding_dim``. Decoder mirrors it with transposed
+        convolutions and a linear output (pixels in [0, 1], trained with mean squared error).
+        """
+
+        def __init__(self, image_size: int = 64, embedding_dim: int = 10, filters: Sequence[int] = (32, 64, 128), channels: int = 3, seed: int | None = 0):
+            super().__init__()
+            if not isinstance(image_size, (int, np.integer)) or image_size < 8 or image_size % 8:
+                raise ValueError(f"image_size must be a multiple of 8 (>= 8) for three stride-2 convolutions, got {image_size!r}")
+            if len(filters) != 3 or min(filters) < 1:
+                raise ValueError(f"filters must be three positive channel counts, got {filters!r}")
+            if embedding_dim < 1:
+                raise ValueError(f"embedding_dim must be positive, got {embedding_dim!r}")
+            f1, f2, f3 = (int(f) for f in filters)
+            self.config = {"image_size": int(image_size), "embedding_dim": int(embedding_dim), "filters": [f1, f2, f3], "channels": int(channels)}
+            side = image_size // 8
+            self.encoder = nn.Sequential(
+                nn.Conv2d(channels, f1, 5, stride=2, padding=2), nn.ReLU(),
+                nn.Conv2d(f1, f2, 5, stride=2, padding=2), nn.ReLU(),
+                nn.Conv2d(f2, f3, 3, stride=2, padding=1), nn.ReLU(),
+                nn.Flatten(), nn.Linear(f3 * side * side, embedding_dim),
+            )
+            self.decoder = nn.Sequential(
+                nn.Linear(embedding_dim, f3 * side * side), nn.ReLU(),
+                nn.Unflatten(1, (f3, side, side)),
+                nn.ConvTranspose2d(f3, f2, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
+                nn.ConvTranspose2d(f2, f1, 5, stride=2, padding=2, output_padding=1), nn.ReLU(),
+                nn.ConvTranspose2d(f1, channels, 5, stride=2, padding=2, output_padding=1),
+            )
+            _seeded_init(self, seed)
+
+        def forward(self, x):
+            z = self.encoder(x)
+            return z, self.decoder(z)
+
+    class DenseAutoencoder(nn.Module):
+        """DEC's stacked autoencoder on flattened pixels: d-500-500-2000-embedding and back
+        (ReLU inside, linear embedding and output)."""
+
+        def __init__(self, image_size: int = 64, embedding_dim: int = 10, hidden: Sequence[int] = (500, 500, 2000), channels: int = 3, seed: int | None = 0):
+            super().__init__()
+            if not isinstance(image_size, (int, np.integer)) or image_size < 1:
+                raise ValueError(f"image_size must be a positive integer, got {image_size!r}")
+            if not hidden or min(hidden) < 1:
+                raise ValueError(f"hidden must be positive layer widths, got {hidden!r}")
+            self.config = {"image_size": int(image_size), "embedding_dim": int(embedding_dim), "hidden": [int(h) for h in hidden], "channels": int(channels)}
+            self.shape = (channels, image_size, image_size)
+            dims = [channels * image_size * image_size, *[int(h) for h in hidden], int(embedding_dim)]
+            enc: list = [nn.Flatten()]
+            for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+                enc.append(nn.Linear(a, b))
+                if i < len(dims) - 2:
+                    enc.append(nn.ReLU())
+            dec: list = []
+            rev = dims[::-1]
+            for i, (a, b) in enumerate(zip(rev[:-1], rev[1:])):
+                dec.append(nn.Linear(a, b))
+                if i < len(rev) - 2:
+                    dec.append(nn.ReLU())
+            dec.append(nn.Unflatten(1, self.shape))
+            self.encoder = nn.Sequential(*enc)
+            self.decoder = nn.Sequential(*dec)
+            _seeded_init(self, seed)
+
+        def forward(self, x):
+            z = self.encoder(x)
+            return z, self.decoder(z)
+
+    class ClusteringLayer(nn.Module):
+        """``k`` learnable centroids; ``forward(z)`` is the Student's t soft assignment ``q``."""
+
+        def __init__(self, n_clusters: int, embedding_dim: int, alpha: float = 1.0, centers=None):
+            super().__init__()
+            self.alpha = float(alpha)
+            init = torch.zeros(n_clusters, embedding_dim) if centers is None else torch.as_tensor(np.asarray(centers), dtype=torch.float32)
+            if tuple(init.shape) != (n_clusters, embedding_dim):
+                raise ValueError(f"centers must have shape ({n_clusters}, {embedding_dim}), got {tuple(init.shape)}")
+            self.centers = nn.Parameter(init.clone())
+
+        def forward(self, z):
+            return soft_assignment(z, self.centers, self.alpha)
+
+    return ConvAutoencoder, DenseAutoencoder, ClusteringLayer
+
+
+def __getattr__(name):  # lazy torch import: `import artsig.dcec` stays cheap
+    if name in ("ConvAutoencoder", "DenseAutoencoder", "ClusteringLayer"):
+        conv, dense, layer = _modules()
+        globals().update(ConvAutoencoder=conv, DenseAutoencoder=dense, ClusteringLayer=layer)
+        return globals()[name]
+    raise AttributeError(f"module 'artsig.dcec' has no attribute {name!r}")
+
+
+def soft_assignment(z, centers, alpha: float = 1.0):
+    """Student's t similarity of embeddings ``z`` (n, d) to ``centers`` (k, d), rows summing to 1.
+
+    ``q_ij = (1 + |z_i - mu_j|^2 / alpha)^(-(alpha + 1) / 2)``, normalised over ``j``.
+    Works on torch tensors and NumPy arrays.
+    """
+    if isinstance(z, np.ndarray):
+        dist = ((z[:, None, :] - np.asarray(centers)[None, :, :]) ** 2).sum(-1)
+        q = (1.0 + dist / alpha) ** (-(alpha + 1.0) / 2.0)
+        return q / q.sum(1, keepdims=True)
+    dist = ((z.unsqueeze(1) - centers.unsqueeze(0)) ** 2).sum(-1)
+    q = (1.0 + dist / alpha).pow(-(alpha + 1.0) / 2.0)
+    return q / q.sum(1, keepdim=True)
+
+
+def target_distribution(q):
+    """DEC's sharpened target ``p_ij = (q_ij^2 / f_j) / sum_j'(q_ij'^2 / f_j')`` with ``f_j = sum_i q_ij``."""
+    weight = q**2 / q.sum(0)
+    return weight / weight.sum(1, keepdims=True) if isinstance(q, np.ndarray) else weight / weight.sum(1, keepdim=True)
+
+
+# --- data -------------------------------------------------------------------------------------
+
+
+def _as_tensor(X, image_size: int | None = None, name: str = "X"):
+    """Images (N, H, W, C) uint8 / float in [0, 1] -> float32 tensor (N, C, H, W) on CPU."""
+    torch = _torch()
+    if isinstance(X, torch.Tensor):
+        X = X.detach().cpu().numpy()
+    X = np.asarray(X)
+    if X.ndim != 4 or X.shape[-1] not in (1, 3):
+        raise ValueError(f"{name} must be an image array (N, H, W, 3), got shape {X.shape}")
+    if image_size is not None and X.shape[1:3] != (image_size, image_size):
+        raise ValueError(f"{name} holds {X.shape[1]}x{X.shape[2]} images but the model was built for image_size={image_size}; load them with that size")
+    if len(X) == 0:
+        raise ValueError(f"{name} holds no images")
+    if X.dtype == np.uint8:
+        data = X.astype(np.float32) / 255.0
+    else:
+        data = X.astype(np.float32)
+        if data.min() < -1e-6 or data.max() > 1 + 1e-6:
+            raise ValueError(f"{name}: float images must lie in [0, 1] (pass uint8 for 0..255)")
+    return torch.from_numpy(np.ascontiguousarray(data.transpose(0, 3, 1, 2)))
+
+
+def _batches(n: int, batch_size: int):
+    for start in range(0, n, batch_size):
+        yield slice(start, min(start + batch_size, n))
+
+
+def _encode(model, data, batch_size: int, device: str, decode: bool = False):
+    torch = _torch()
+    model.eval()
+    zs, rs = [], []
+    with torch.inference_mode():
+        for part in _batches(len(data), batch_size):
+            z, rec = model(data[part].to(device))
+            zs.append(z.cpu())
+            if decode:
+                rs.append(rec.cpu())
+    z = torch.cat(zs)
+    return (z, torch.cat(rs)) if decode else z
+
+
+def embed(autoencoder, X, batch_size: int = 256) -> np.ndarray:
+    """The embedding (N, embedding_dim) of images ``X`` by an autoencoder (on the CPU)."""
+    return _encode(autoencoder.cpu(), _as_tensor(X, autoencoder.config["image_size"]), batch_size, "cpu").numpy()
+
+
+def reconstruct(autoencoder, X, batch_size: int = 256) -> np.ndarray:
+    """An autoencoder's reconstructions of images ``X`` as uint8 images (N, H, W, 3)."""
+    _, rec = _encode(autoencoder.cpu(), _as_tensor(X, autoencoder.config["image_size"]), batch_size, "cpu", decode=True)
+    return (rec.clamp(0, 1).numpy().transpose(0, 2, 3, 1) * 255).round().astype(np.uint8)
+
+
+def pretrain_autoencoder(
+    model,
+    X,
+    epochs: int = 10,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    seed: int = 0,
+    device: str = "auto",
+    threads: int | None = 2,
+    progress: bool = True,
+):
+    """Train an autoencoder on reconstruction (MSE, Adam, seeded shuffles); return (model, history).
+
+    ``history`` has one row per epoch: ``phase="pretrain"``, ``epoch``, ``reconstruction``.
+    """
+    torch = _torch()
+    from tqdm import tqdm
+
+    from artsig.devices import resolve_device
+
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    device = resolve_device(device)
+    deterministic(seed, threads)
+    data = _as_tensor(X, model.config["image_size"])
+    model.to(device)
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    rows = []
+    bar = tqdm(range(epochs), desc="pretrain autoencoder", disable=not progress, leave=False)
+    for epoch in bar:
+        model.train()
+        order = torch.randperm(len(data), generator=generator)
+        total = 0.0
+        for part in _batches(len(data), batch_size):
+            batch = data[order[part]].to(device)
+            _, rec = model(batch)
+            loss = torch.nn.functional.mse_loss(rec, batch)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            total += float(loss.detach()) * batch.shape[0]
+        rows.append({"phase": "pretrain", "epoch": epoch + 1, "reconstruction": total / len(data)})
+        bar.set_postfix(mse=f"{rows[-1]['reconstruction']:.4f}")
+    model.cpu()
+    return model, pd.DataFrame(rows, columns=["phase", "epoch", "reconstruction"])
+
+
+# --- estimators -------------------------------------------------------------------------------
+
+
+class _EmbeddedClustering:
+    """Shared fit / predict logic of DCEC and DEC (see the module docstring)."""
+
+    kind = "conv"
+    reconstruction_weight = 1.0
+
+    def __init__(
+        self,
+        n_clusters: int = 7,
+        image_size: int = 64,
+        embedding_dim: int = 10,
+        gamma: float = 0.1,
+        pretrain_epochs: int = 10,
+        max_iter: int = 200,
+        update_interval: int = 20,
+        tol: float = 0.001,
+        batch_size: int = 64,
+        lr: float = 1e-3,
+        cluster_lr: float = 1e-4,
+        alpha: float = 1.0,
+        n_init: int = 20,
+        autoencoder=None,
+        seed: int = 0,
+        device: str = "auto",
+        threads: int | None = 2,
+        progress: bool = True,
+        **network,
+    ):
+        if not isinstance(n_clusters, (int, np.integer)) or n_clusters < 2:
+            raise ValueError(f"n_clusters must be an integer >= 2, got {n_clusters!r}")
+        for name, value in (("max_iter", max_iter), ("update_interval", update_interval), ("batch_size", batch_size)):
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not 0 <= tol < 1:
+            raise ValueError(f"tol must be a share in [0, 1), got {tol!r}")
+        if gamma < 0:
+            raise ValueError(f"gamma must be >= 0, got {gamma!r}")
+        self.n_clusters = int(n_clusters)
+        self.image_size = int(image_size)
+        self.embedding_dim = int(embedding_dim)
+        self.gamma = float(gamma)
+        self.pretrain_epochs = int(pretrain_epochs)
+        self.max_iter = int(max_iter)
+        self.update_interval = int(update_interval)
+        self.tol = float(tol)
+        self.batch_size = int(batch_size)
+        self.lr = float(lr)
+        self.cluster_lr = float(cluster_lr)
+        self.alpha = float(alpha)
+        self.n_init = int(n_init)
+        self.seed = int(seed)
+        self.device = device
+        self.threads = threads
+        self.progress = progress
+        self.network = network
+        if autoencoder is not None:
+            if autoencoder.config["image_size"] != self.image_size or autoencoder.config["embedding_dim"] != self.embedding_dim:
+                raise ValueError(
+                    f"autoencoder was built for image_size={autoencoder.config['image_size']}, embedding_dim={autoencoder.config['embedding_dim']}; "
+                    f"this model has image_size={self.image_size}, embedding_dim={self.embedding_dim}"
+                )
+        self._pretrained = autoencoder
+
+    # the network of each variant
+    def _new_autoencoder(self):
+        raise NotImplementedError
+
+    def _check_fitted(self):
+        if not hasattr(self, "autoencoder_"):
+            raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit(X) first")
+
+    def fit(self, X) -> "_EmbeddedClustering":
+        """Pretrain (unless a pretrained ``autoencoder`` was given), initialise the centroids by
+        KMeans, then train jointly until fewer than ``tol`` of the assignments change."""
+        torch = _torch()
+        from tqdm import tqdm
+
+        from artsig.devices import resolve_device
+
+        data = _as_tensor(X, self.image_size)
+        _check_k(self.n_clusters, len(data))
+        device = resolve_device(self.device)
+        histories = []
+        if self._pretrained is not None:
+            autoencoder = copy.deepcopy(self._pretrained)
+            deterministic(self.seed, self.threads)
+        else:
+            deterministic(self.seed, self.threads)
+            autoencoder, pre = pretrain_autoencoder(
+                self._new_autoencoder(), data.numpy().transpose(0, 2, 3, 1), epochs=self.pretrain_epochs, batch_size=self.batch_size,
+                lr=self.lr, seed=self.seed, device=device, threads=self.threads, progress=self.progress,
+            )
+            histories.append(pre)
+        autoencoder.to(device)
+        z0 = _encode(autoencoder, data, 256, device).numpy()
+        init_labels, centers = kmeans(z0, self.n_clusters, self.seed, self.n_init)
+        _, _, Layer = _modules()
+        layer = Layer(self.n_clusters, self.embedding_dim, self.alpha, centers).to(device)
+        params = list(layer.parameters()) + list(autoencoder.encoder.parameters())
+        if self.reconstruction_weight > 0:
+            params += list(autoencoder.decoder.parameters())
+        optimiser = torch.optim.Adam(params, lr=self.cluster_lr)
+        order = torch.randperm(len(data), generator=torch.Generator().manual_seed(self.seed))
+        previous = init_labels
+        rows = []
+        converged = False
+        n_batches = int(np.ceil(len(data) / self.batch_size))
+        bar = tqdm(range(self.max_iter), desc=f"{type(self).__name__} k={self.n_clusters}", disable=not self.progress, leave=False)
+        p = None
+        for iteration in bar:
+            if iteration % self.update_interval == 0:
+                z = _encode(autoencoder, data, 256, device)
+                with torch.no_grad():
+                    q = layer(z.to(device)).cpu()
+                p = target_distribution(q.double()).float()
+                labels = q.argmax(1).numpy()
+                changed = float((labels != previous).mean())
+                rows.append({"phase": "cluster", "iteration": iteration, "changed": changed})
+                previous = labels
+                bar.set_postfix(changed=f"{changed:.3f}")
+                if iteration > 0 and changed < self.tol:
+                    converged = True
+                    break
+            autoencoder.train()
+            idx = order[slice((iteration % n_batches) * self.batch_size, min((iteration % n_batches + 1) * self.batch_size, len(data)))]
+            batch = data[idx].to(device)
+            if self.reconstruction_weight > 0:
+                z, rec = autoencoder(batch)
+                rec_loss = torch.nn.functional.mse_loss(rec, batch)
+            else:  # DEC: the decoder is not trained any more, skip it
+                z = autoencoder.encoder(batch)
+                rec_loss = torch.zeros((), device=device)
+            q_batch = layer(z)
+            kl = torch.nn.functional.kl_div(q_batch.clamp_min(1e-12).log(), p[idx].to(device), reduction="batchmean")
+            loss = self.reconstruction_weight * rec_loss + self.gamma * kl
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            rows.append({"phase": "cluster", "iteration": iteration + 1, "kl": float(kl.detach()), "reconstruction": float(rec_loss.detach()), "loss": float(loss.detach())})
+        autoencoder.cpu()
+        layer.cpu()
+        self.autoencoder_ = autoencoder
+        self.clustering_layer_ = layer
+        self.n_iter_ = iteration + 1 if self.max_iter else 0
+        self.converged_ = converged
+        self.init_labels_ = init_labels
+        cluster = pd.DataFrame(rows, columns=["phase", "iteration", "kl", "reconstruction", "loss", "changed"])
+        self.history_ = pd.concat([*histories, cluster], ignore_index=True) if histories else cluster
+        self.embedding_ = _encode(autoencoder, data, 256, "cpu").numpy()
+        self.labels_ = soft_assignment(self.embedding_.astype(np.float64), self.cluster_centers_.astype(np.float64), self.alpha).argmax(1).astype(np.int64)
+        return self
+
+    def fit_predict(self, X) -> np.ndarray:
+        return self.fit(X).labels_
+
+    @property
+    def cluster_centers_(self) -> np.ndarray:
+        self._check_fitted()
+        return self.clustering_layer_.centers.detach().numpy().copy()
+
+    def transform(self, X, batch_size: int = 256) -> np.ndarray:
+        """The embedding (N, embedding_dim) of images ``X``."""
+        self._check_fitted()
+        return _encode(self.autoencoder_, _as_tensor(X, self.image_size), batch_size, "cpu").numpy()
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Soft assignments ``q`` (N, k)."""
+        return soft_assignment(self.transform(X).astype(np.float64), self.cluster_centers_.astype(np.float64), self.alpha)
+
+    def predict(self, X) -> np.ndarray:
+        """Hard cluster labels (argmax of ``q``)."""
+        return self.predict_proba(X).argmax(1).astype(np.int64)
+
+    def reconstruct(self, X, batch_size: int = 256) -> np.ndarray:
+        """Reconstructions as uint8 images (N, H, W, 3)."""
+        self._check_fitted()
+        return reconstruct(self.autoencoder_, X, batch_size)
+
+    def get_params(self) -> dict:
+        keys = ("n_clusters", "image_size", "embedding_dim", "gamma", "pretrain_epochs", "max_iter", "update_interval", "tol", "batch_size", "lr", "cluster_lr", "alpha", "n_init", "seed")
+        return {**{k: getattr(self, k) for k in keys}, **self.network}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the fitted model (weights, centroids, parameters, history) to one file."""
+        torch = _torch()
+        self._check_fitted()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = {
+            "class": type(self).__name__, "params": self.get_params(), "network": self.autoencoder_.config,
+            "autoencoder": self.autoencoder_.state_dict(), "centers": self.cluster_centers_,
+            "history": self.history_.to_dict("list"), "labels": self.labels_, "n_iter": self.n_iter_, "converged": self.converged_,
+        }
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "_EmbeddedClustering":
+        """Read a model written by :meth:`save`."""
+        torch = _torch()
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no saved model there")
+        state = torch.load(path, weights_only=False)
+        klass = {"DCEC": DCEC, "DEC": DEC}.get(state.get("class"))
+        if klass is None or (cls is not _EmbeddedClustering and klass is not cls):
+            raise ValueError(f"{path}: holds a {state.get('class')!r} model, not a {cls.__name__}")
+        params = dict(state["params"])
+        model = klass(**params, progress=False)
+        autoencoder = model._new_autoencoder()
+        autoencoder.load_state_dict(state["autoencoder"])
+        _, _, Layer = _modules()
+        model.autoencoder_ = autoencoder
+        model.clustering_layer_ = Layer(model.n_clusters, model.embedding_dim, model.alpha, state["centers"])
+        model.history_ = pd.DataFrame(state["history"])
+        model.labels_ = np.asarray(state["labels"])
+        model.n_iter_ = state["n_iter"]
+        model.converged_ = state["converged"]
+        return model
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n_clusters={self.n_clusters}, image_size={self.image_size}, embedding_dim={self.embedding_dim}, gamma={self.gamma})"
+
+
+class DCEC(_EmbeddedClustering):
+    """Deep convolutional embedded clustering: :class:`ConvAutoencoder` + clustering layer,
+    trained on ``reconstruction + gamma * KL(p || q)`` (Guo et al. 2017; gamma = 0.1).
+
+    Extra keyword: ``filters=(32, 64, 128)``. Pass ``autoencoder=`` a pretrained
+    :class:`ConvAutoencoder` to skip pretraining (it is copied, never modified), e.g. to share
+    one pretraining across a sweep over ``n_clusters``.
+    """
+
+    kind = "conv"
+    reconstruction_weight = 1.0
+
+    def _new_autoencoder(self):
+        Conv, _, _ = _modules()
+        return Conv(self.image_size, self.embedding_dim, tuple(self.network.get("filters", (32, 64, 128))), seed=self.seed)
+
+
+class DEC(_EmbeddedClustering):
+    """Deep embedded clustering (Xie et al. 2016): :class:`DenseAutoencoder` on the flattened
+    pixels + clustering layer trained on the KL term only (the decoder is dropped after
+    pretraining; ``gamma`` scales the KL loss, default 1).
+
+    Extra keyword: ``hidden=(500, 500, 2000)``. Differences from the paper: the autoencoder is
+    pretrained end to end with Adam (not greedy layer-wise with dropout, SGD).
+    """
+
+    kind = "dense"
+    reconstruction_weight = 0.0
+
+    def __init__(self, n_clusters: int = 7, gamma: float = 1.0, **kwargs):
+        super().__init__(n_clusters=n_clusters, gamma=gamma, **kwargs)
+
+    def _new_autoencoder(self):
+        _, Dense, _ = _modules()
+        return Dense(self.image_size, self.embedding_dim, tuple(self.network.get("hidden", (500, 500, 2000))), seed=self.seed)
+
+
+# --- the chapter's study: every method, every k, scored in its own and in a common space --------
+
+
+def study_labels(catalog: pd.DataFrame, extra: Sequence[str] = ()) -> list[str]:
+    """The categorical labels to compare clusters with: style, genre and artist, then the
+    ``extra`` columns (e.g. the benchmark's ``palette``), keeping those the catalog has with
+    at least two classes (a user's collection without them gets fewer or none)."""
+    from artsig.catalog import label_columns
+
+    have = label_columns(catalog, categorical_only=True)
+    wanted = [c for c in ("style", "genre", "artist") if c in have] + [c for c in extra if c in catalog]
+    return [c for c in dict.fromkeys(wanted) if catalog[c].nunique(dropna=True) >= 2]
+
+
+def cluster_all(
+    images: np.ndarray,
+    common: np.ndarray,
+    ks: Sequence[int],
+    conv_autoencoder,
+    dense_autoencoder,
+    image_ids: Sequence[str] | None = None,
+    seed: int = 0,
+    device: str = "auto",
+    threads: int | None = 2,
+    progress: bool = True,
+    keep_models: Sequence[int] = (),
+    dense_images: np.ndarray | None = None,
+    **fit_params,
+) -> dict:
+    """Run the four methods for every ``k`` on the same images.
+
+    ``common`` holds the pretrained-backbone features of the same rows; ``conv_autoencoder`` and
+    ``dense_autoencoder`` are pretrained once and shared by every ``k`` (each fit works on a
+    copy). ``dense_images`` are the same images at DEC's input size (resized from ``images``
+    when not given). ``fit_params`` go to :class:`DCEC` and :class:`DEC` (``max_iter``, ``update_interval``,
+    ``tol``, ``batch_size``, ``lr``, ``gamma`` for DCEC only as ``dcec_gamma``).
+
+    Returns ``{"assignments": DataFrame(image_id, method, k, cluster), "embeddings":
+    {(method, k): array}, "history": DataFrame(method, k, phase, iteration, kl, reconstruction,
+    loss, changed), "fits": DataFrame(method, k, n_iter, converged), "models": {(method, k): model}}``
+    with models kept for ``k`` in ``keep_models``.
+    """
+    from tqdm import tqdm
+
+    images = np.asarray(images)
+    common = np.asarray(common)
+    if len(common) != len(images):
+        raise ValueError(f"common features have {len(common)} rows but there are {len(images)} images; extract them for the same catalog")
+    ids = list(image_ids) if image_ids is not None else [str(i) for i in range(len(images))]
+    if len(ids) != len(images):
+        raise ValueError(f"image_ids has {len(ids)} entries for {len(images)} images")
+    ks = [int(k) for k in ks]
+    for k in ks:
+        _check_k(k, len(images))
+    dcec_gamma = fit_params.pop("dcec_gamma", 0.1)
+    size = conv_autoencoder.config["image_size"]
+    shared = dict(image_size=size, seed=seed, device=device, threads=threads, progress=False, **fit_params)
+    cae_embedding = _encode(conv_autoencoder, _as_tensor(images, size), 256, "cpu").numpy()
+    dense_pixels = resize_images(images, dense_autoencoder.config["image_size"]) if dense_images is None else np.asarray(dense_images)
+    if len(dense_pixels) != len(images):
+        raise ValueError(f"dense_images has {len(dense_pixels)} rows for {len(images)} images")
+    assignments, embeddings, histories, fits, models = [], {}, [], [], {}
+    bar = tqdm(ks, desc="clusterings", disable=not progress)
+    for k in bar:
+        bar.set_postfix(k=k)
+        deep = {
+            "DCEC": DCEC(k, embedding_dim=conv_autoencoder.config["embedding_dim"], gamma=dcec_gamma, autoencoder=conv_autoencoder,
+                         filters=tuple(conv_autoencoder.config["filters"]), **shared),
+            "DEC": DEC(k, embedding_dim=dense_autoencoder.config["embedding_dim"], autoencoder=dense_autoencoder,
+                       hidden=tuple(dense_autoencoder.config["hidden"]), **{**shared, "image_size": dense_autoencoder.config["image_size"]}),
+        }
+        results = {}
+        for name, model in deep.items():
+            pixels = images if name == "DCEC" else dense_pixels
+            model.fit(pixels)
+            results[name] = (model.labels_, model.embedding_)
+            histories.append(model.history_.assign(method=name, k=k))
+            fits.append({"method": name, "k": k, "n_iter": model.n_iter_, "converged": model.converged_})
+            if k in keep_models:
+                models[(name, k)] = model
+        results["CAE+KMeans"] = (kmeans(cae_embedding, k, seed)[0], cae_embedding)
+        results["EfficientNet+KMeans"] = (kmeans(common, k, seed)[0], common)
+        for name in CLUSTERING_METHODS:
+            labels, embedding = results[name]
+            embeddings[(name, k)] = embedding
+            assignments.append(pd.DataFrame({"image_id": ids, "method": name, "k": k, "cluster": labels}))
+    history = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
+    if len(history):
+        history = history[["method", "k", *[c for c in history.columns if c not in ("method", "k")]]]
+    return {
+        "assignments": pd.concat(assignments, ignore_index=True),
+        "embeddings": embeddings,
+        "history": history,
+        "fits": pd.DataFrame(fits, columns=["method", "k", "n_iter", "converged"]),
+        "models": models,
+    }
+
+
+def resize_images(images: np.ndarray, size: int) -> np.ndarray:
+    """Images (N, H, W, 3) uint8 resized to size x size (bilinear); returned as is when already that size."""
+    if images.shape[1:3] == (size, size):
+        return images
+    from PIL import Image
+
+    return np.stack([np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR)) for img in images])
+
+
+def score(assignments: pd.DataFrame, embeddings: dict, common: np.ndarray, catalog: pd.DataFrame, labels: Sequence[str] | None = None, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Internal scores in each method's own space and in the common space, and agreement with labels.
+
+    Returns ``(internal, external)``: ``internal`` has one row per (method, k, space) with
+    silhouette, Davies-Bouldin and Calinski-Harabasz; ``external`` one row per (method, k, label)
+    with NMI, ARI and purity. ``catalog`` rows must be those of the assignments (by ``image_id``).
+    """
+    from artsig import metrics
+
+    labels = study_labels(catalog) if labels is None else list(labels)
+    missing = [c for c in labels if c not in catalog]
+    if missing:
+        raise ValueError(f"labels {missing} are not columns of the catalog; it has {list(catalog.columns)}")
+    from sklearn.metrics import pairwise_distances
+
+    by_id = catalog.set_index(catalog["image_id"].astype(str))
+    common = np.asarray(common, dtype=np.float64)
+    # one distance matrix serves every silhouette in the common space (the costly part)
+    common_distances = pairwise_distances(common) if len(common) <= 5000 else None
+    internal, external = [], []
+    for (method, k), part in assignments.groupby(["method", "k"], sort=False):
+        cluster = part["cluster"].to_numpy()
+        truth = by_id.loc[part["image_id"].astype(str)]
+        for space, X in (("own", embeddings[(method, k)]), ("common", common)):
+            if space == "common" and common_distances is not None:
+                values = {"silhouette": metrics.silhouette(common_distances, cluster, sample_size=None, metric="precomputed"),
+                          "davies_bouldin": metrics.davies_bouldin(X, cluster), "calinski_harabasz": metrics.calinski_harabasz(X, cluster)}
+            else:
+                values = metrics.internal_metrics(X, cluster, seed=seed)
+            internal.append({"method": method, "k": k, "space": space, "n_clusters_found": int(len(np.unique(cluster))), **values})
+        for label in labels:
+            external.append({"method": method, "k": k, "label": label, **metrics.external_metrics(truth[label].to_numpy(), cluster)})
+    return pd.DataFrame(internal), pd.DataFrame(external, columns=["method", "k", "label", "nmi", "ari", "purity"])
+
+
+def composition(assignments: pd.DataFrame, catalog: pd.DataFrame, method: str, k: int, label: str) -> pd.DataFrame:
+    """Share of each ``label`` class inside each cluster (rows: clusters, summing to 1)."""
+    part = assignments[(assignments["method"] == method) & (assignments["k"] == k)]
+    if part.empty:
+        raise ValueError(f"no assignments for method={method!r}, k={k}")
+    if label not in catalog:
+        raise ValueError(f"label={label!r} is not a column of the catalog")
+    merged = part.merge(catalog[["image_id", label]].astype({"image_id": str}), on="image_id", how="left")
+    table = pd.crosstab(merged["cluster"], merged[label], normalize="index")
+    table.index.name = "cluster"
+    return table
+
+
+def claim_check(external: pd.DataFrame, method: str = "DCEC", coarse: int = 3, fine: int = 7, metric: str = "nmi") -> pd.DataFrame:
+    """The paper's claim in numbers: at ``coarse`` k clusters should agree more with style than
+    with genre, at ``fine`` k more with genre (content) than at ``coarse`` k, relative to style.
+
+    One row per k: the ``metric`` with style and with genre, which is higher, and the
+    genre-minus-style gap. Empty when the collection lacks style or genre.
+    """
+    have = set(external["label"])
+    if not {"style", "genre"} <= have:
+        return pd.DataFrame(columns=["method", "k", f"{metric}_style", f"{metric}_genre", "closer_to", "genre_minus_style"])
+    rows = []
+    for k in (coarse, fine):
+        part = external[(external["method"] == method) & (external["k"] == k)].set_index("label")[metric]
+        if part.empty:
+            raise ValueError(f"no scores for method={method!r}, k={k}")
+        rows.append({"method": method, "k": k, f"{metric}_style": part["style"], f"{metric}_genre": part["genre"],
+                     "closer_to": "style" if part["style"] > part["genre"] else "genre", "genre_minus_style": part["genre"] - part["style"]})
+    return pd.DataFrame(rows)
+
+
+def verdict(external: pd.DataFrame, method: str = "DCEC", coarse: int = 3, fine: int = 7, metric: str = "nmi") -> str:
+    """A sentence per claim, derived from the numbers (for the chapter's conclusion)."""
+    table = claim_check(external, method, coarse, fine, metric)
+    if table.empty:
+        lacking = " and ".join(c for c in ("style", "genre") if c not in set(external["label"]))
+        return f"The collection has no {lacking} labels, so the paper's claim (style at coarse k, content at finer k) cannot be tested on it."
+    c, f = table.iloc[0], table.iloc[1]
+    first = (f"Coarse clusters follow style: {'yes' if c['closer_to'] == 'style' else 'no'} "
+             f"(k={coarse}: {metric.upper()} with style {c[f'{metric}_style']:.3f}, with genre {c[f'{metric}_genre']:.3f}).")
+    second = (f"Finer clusters follow content (genre): {'yes' if f['closer_to'] == 'genre' else 'no'} "
+              f"(k={fine}: {metric.upper()} with style {f[f'{metric}_style']:.3f}, with genre {f[f'{metric}_genre']:.3f}).")
+    shift = f['genre_minus_style'] - c['genre_minus_style']
+    third = (f"Going from k={coarse} to k={fine} moves the clusters {'towards genre' if shift > 0 else 'towards style'} "
+             f"(genre-minus-style {metric.upper()} gap {c['genre_minus_style']:+.3f} -> {f['genre_minus_style']:+.3f}).")
+    return "\n".join([first, second, third])

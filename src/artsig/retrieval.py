@@ -1,0 +1,818 @@
+"""Visual-link retrieval: triplet-loss signatures, their evaluation, a nearest-neighbour index.
+
+After the EPFL Replica study (Seguin, di Lenardo, Kaplan): an image's *visual signature* is
+the output of a CNN trunk up to its last convolutional layer, mean-pooled and L2-normalised.
+Fine-tuning the top of the trunk on pairs of linked images (triplets A, B linked; C not)
+with a compound hinge loss makes linked works land close together.
+
+Speed. The bottom of the trunk stays frozen, so its activations are computed once per
+collection and cached on disk (:func:`trunk_activations`); an epoch only runs the top blocks
+(``trainable_blocks``) on those cached maps, which is what makes CPU training take seconds.
+
+Main entry points: :class:`TrainConfig`, :func:`train_signature_model`,
+:func:`compute_signatures`, :func:`evaluate_retrieval`, :class:`SignatureIndex`,
+:func:`cluster_signatures`, :func:`cluster_link_report`.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from artsig.devices import resolve_device, seed_everything
+from artsig.links import components, positive_pairs, relevance_sets
+
+log = logging.getLogger(__name__)
+
+RESIZE_MODE = "resize"  # how every image is brought to the model's square input
+DEFAULT_KS = (1, 5, 20, 100)
+
+
+# --- determinism ----------------------------------------------------------------------------
+
+
+def make_deterministic(seed: int = 0, threads: int | None = 2) -> None:
+    """Seed everything, fix torch's thread count and ask torch for deterministic kernels.
+
+    Float sums depend on how work is split between threads, so the same numbers on rerun
+    need the same ``threads`` too.
+    """
+    import torch
+
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    seed_everything(seed, torch_threads=threads)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+    # deterministic mode also fills every new tensor with NaN, which costs more than the
+    # training itself on CPU; results do not depend on it
+    torch.utils.deterministic.fill_uninitialized_memory = False
+    if threads:
+        torch.set_num_threads(int(threads))
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that shapes a fine-tuning run (and names its checkpoint).
+
+    Loss: ``max(0, margin + d(A,B) - d_neg + intra)`` with squared Euclidean distances between
+    L2-normalised signatures; ``d_neg = min(d(A,C), d(B,C))`` with ``anchor_swap`` else
+    ``d(A,C)``; ``intra = max(0, d(A,B) - intra_margin)`` unless ``intra_margin`` is None.
+    """
+
+    backbone: str = "efficientnet_lite0"
+    image_size: int = 128
+    trainable_blocks: int = 2  # top MBConv blocks fine-tuned, plus the last 1x1 conv
+    margin: float = 0.1
+    anchor_swap: bool = True
+    intra_margin: float | None = 0.1
+    epochs: int = 8
+    patience: int = 3
+    batch_size: int = 48  # triplets per step
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    hard_fraction: float = 0.5  # share of negatives mined from the current signatures
+    hard_pool: int = 20  # a hard negative is drawn among the k nearest non-matches
+    max_pairs_per_epoch: int = 3000
+    flip: bool = True  # mirror the cached feature maps at random (cheap augmentation)
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.image_size % 32:
+            raise ValueError(f"image_size must be a multiple of 32 (the trunk's stride), got {self.image_size}")
+        if self.trainable_blocks < 1:
+            raise ValueError(f"trainable_blocks must be >= 1, got {self.trainable_blocks}")
+        if not 0 <= self.hard_fraction <= 1:
+            raise ValueError(f"hard_fraction must be in [0, 1], got {self.hard_fraction}")
+        if self.margin <= 0:
+            raise ValueError(f"margin must be positive, got {self.margin}")
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+LOSS_VARIANTS = {
+    # name: (anchor_swap, intra_margin from the config or None)
+    "full loss": (True, True),
+    "no anchor swap": (False, True),
+    "no intra-sample term": (True, False),
+    "plain triplet": (False, False),
+}
+
+
+def ablation_configs(config: TrainConfig) -> dict[str, TrainConfig]:
+    """The loss ablation: the full compound loss and each term switched off."""
+    intra = config.intra_margin if config.intra_margin is not None else 0.1
+    return {name: config.replace(anchor_swap=swap, intra_margin=intra if use_intra else None) for name, (swap, use_intra) in LOSS_VARIANTS.items()}
+
+
+# --- the model ------------------------------------------------------------------------------
+
+
+def _split_block(trunk, trainable_blocks: int) -> int:
+    n_blocks = len(trunk.net._blocks)
+    if trainable_blocks > n_blocks:
+        raise ValueError(f"trainable_blocks={trainable_blocks} but {trunk.backbone_name} has {n_blocks} blocks")
+    return n_blocks - trainable_blocks
+
+
+def _signature_model_class():
+    import torch
+    from torch import nn
+    from torch.nn import functional as F
+
+    class SignatureModel(nn.Module):
+        """Frozen bottom + trainable top of an EfficientNet-Lite trunk -> L2-normalised signature.
+
+        ``bottom(x)`` gives the cached activations; ``top(a)`` the signature; ``forward(x)``
+        both. Batch-norm statistics stay frozen (``train()`` keeps them in eval mode), so small
+        triplet batches do not disturb them and training is repeatable.
+        """
+
+        def __init__(self, backbone, config: TrainConfig):
+            super().__init__()
+            trunk = backbone.module
+            if not hasattr(trunk, "net") or not hasattr(trunk.net, "_blocks"):
+                raise ValueError(
+                    f"backbone {config.backbone!r}: signature fine-tuning needs an EfficientNet-Lite trunk "
+                    "(efficientnet_lite0/1/2); torchvision trunks are used through pretrained_signatures"
+                )
+            self.config = config
+            self.preprocess = backbone.preprocess
+            self.net = trunk.net
+            self.split = _split_block(trunk, config.trainable_blocks)
+            self.feature_dim = int(self.net._bn1.num_features)
+            self.fast = isinstance(self.net._swish, nn.ReLU6)  # Lite: ReLU6, no squeeze-excite
+            for p in self.net.parameters():
+                p.requires_grad_(False)
+            for module in self.top_modules():
+                for p in module.parameters():
+                    p.requires_grad_(True)
+
+        def top_modules(self):
+            return list(self.net._blocks[self.split:]) + [self.net._conv_head, self.net._bn1]
+
+        def top_state(self) -> dict:
+            return {k: v.detach().clone() for k, v in self.state_dict().items() if self._is_top(k)}
+
+        def _is_top(self, key: str) -> bool:
+            if key.startswith("net._blocks."):
+                return int(key.split(".")[2]) >= self.split
+            return key.startswith(("net._conv_head", "net._bn1"))
+
+        def train(self, mode: bool = True):
+            super().train(mode)
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+            return self
+
+        def bottom(self, x):
+            net = self.net
+            x = net._swish(net._bn0(net._conv_stem(x)))
+            for block in net._blocks[: self.split]:
+                x = block(x, drop_connect_rate=None)
+            return x
+
+        def top(self, a):
+            net = self.net
+            x = a
+            if not self.fast:
+                for block in net._blocks[self.split:]:
+                    x = block(x, drop_connect_rate=None)
+                x = net._swish(net._bn1(net._conv_head(x)))
+                return F.normalize(x.mean(dim=(2, 3)), dim=1)
+            for block in net._blocks[self.split:]:
+                x = _mbconv_fast(block, x)
+            n, c, h, w = x.shape
+            x = x.permute(0, 2, 3, 1).reshape(-1, c)
+            x = F.relu6(_bn_rows(F.linear(x, net._conv_head.weight.flatten(1)), net._bn1))
+            x = x.reshape(n, h * w, -1).mean(dim=1)
+            return F.normalize(x, dim=1)
+
+        def forward(self, x):
+            return self.top(self.bottom(x))
+
+    return SignatureModel
+
+
+def _bn_rows(x, bn):
+    """Batch norm with frozen statistics on a (rows, channels) matrix."""
+    from torch.nn import functional as F
+
+    return F.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, False, 0.0, bn.eps)
+
+
+def _mbconv_fast(block, x):
+    """One EfficientNet-Lite MBConv block (no squeeze-excite, frozen BN) with its 1x1 convs as
+    matrix products on channels-last rows: the same numbers as ``block(x)``, several times
+    faster on the small maps at the top of the trunk on CPU."""
+    from torch.nn import functional as F
+
+    args = block._block_args
+    if getattr(block, "has_se", False):
+        return block(x, drop_connect_rate=None)
+    n, c, h, w = x.shape
+    inputs = x
+    if args.expand_ratio != 1:
+        rows = x.permute(0, 2, 3, 1).reshape(-1, c)
+        rows = F.relu6(_bn_rows(F.linear(rows, block._expand_conv.weight.flatten(1)), block._bn0))
+        x = rows.reshape(n, h, w, -1).permute(0, 3, 1, 2)
+    x = block._depthwise_conv(x)
+    n, e, h2, w2 = x.shape
+    rows = F.relu6(_bn_rows(x.permute(0, 2, 3, 1).reshape(-1, e), block._bn1))
+    rows = _bn_rows(F.linear(rows, block._project_conv.weight.flatten(1)), block._bn2)
+    x = rows.reshape(n, h2, w2, -1).permute(0, 3, 1, 2)
+    stride = args.stride[0] if isinstance(args.stride, (list, tuple)) else args.stride
+    if block.id_skip and stride == 1 and args.input_filters == args.output_filters:
+        x = x + inputs
+    return x
+
+
+def build_signature_model(config: TrainConfig = TrainConfig(), device: str = "auto", weights: str | None = "imagenet"):
+    """The pretrained trunk of ``config.backbone`` wrapped as a signature model, in eval mode."""
+    from artsig.backbones import load_backbone
+
+    device = resolve_device(device)
+    backbone = load_backbone(config.backbone, weights=weights, device=device)
+    model = _signature_model_class()(backbone, config).to(device)
+    model.eval()
+    return model
+
+
+def compound_hinge_loss(a, b, c, margin: float = 0.1, anchor_swap: bool = True, intra_margin: float | None = 0.1, reduction: str = "mean"):
+    """The compound hinge loss on signature batches A, B (linked) and C (not linked to A).
+
+    ``mean(max(0, margin + d(A,B) - min(d(A,C), d(B,C)) + max(0, d(A,B) - intra_margin)))``,
+    ``d`` the squared Euclidean distance. ``anchor_swap=False`` uses ``d(A,C)`` alone; with
+    ``intra_margin=None`` the intra-sample penalty is left out (a plain triplet loss remains).
+    """
+    from torch.nn import functional as F
+
+    d_ab = (a - b).pow(2).sum(1)
+    d_ac = (a - c).pow(2).sum(1)
+    d_neg = d_ac.minimum((b - c).pow(2).sum(1)) if anchor_swap else d_ac
+    inner = margin + d_ab - d_neg
+    if intra_margin is not None:
+        inner = inner + F.relu(d_ab - intra_margin)
+    losses = F.relu(inner)
+    return losses if reduction == "none" else losses.mean()
+
+
+# --- cached activations and signatures ------------------------------------------------------
+
+
+def _key(parts: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(str(part).encode())
+        digest.update(b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _image_keys(catalog: pd.DataFrame) -> list[str]:
+    return catalog["sha256"].astype(str).tolist() if "sha256" in catalog else catalog["path"].astype(str).tolist()
+
+
+def trunk_activations(
+    model,
+    catalog: pd.DataFrame,
+    cache_dir: str | os.PathLike | None = None,
+    batch_size: int = 64,
+    progress: bool = True,
+) -> np.ndarray:
+    """The frozen bottom's output for every image of ``catalog`` (float16, N x C x h x w).
+
+    Cached as ``.npy`` under ``cache_dir`` keyed by the images' hashes, backbone, input size
+    and split point, so the second call is a file read.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from artsig.images import load_image
+
+    config = model.config
+    target = None
+    if cache_dir is not None:
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        key = _key([config.backbone, config.image_size, model.split, RESIZE_MODE, *_image_keys(catalog)])
+        target = Path(cache_dir) / f"activations-{config.backbone}-{config.image_size}px-b{model.split}-{key}.npy"
+        if target.exists():
+            return np.load(target)
+    device = next(model.parameters()).device
+    paths = catalog["path"].tolist()
+    chunks = []
+    model.eval()
+    with torch.no_grad():
+        for start in tqdm(range(0, len(paths), batch_size), desc="frozen trunk", disable=not progress, leave=False):
+            pixels = np.stack([load_image(p, config.image_size, RESIZE_MODE) for p in paths[start:start + batch_size]])
+            x = model.preprocess(pixels, device=str(device), channels_last=False)
+            chunks.append(model.bottom(x).to(torch.float16).cpu().numpy())
+    out = np.concatenate(chunks)
+    if target is not None:
+        tmp = target.with_name(target.name + ".tmp.npy")
+        np.save(tmp, out)
+        os.replace(tmp, target)
+    return out
+
+
+def signatures_from_activations(model, activations: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Signatures (float32, N x D, unit norm) of cached bottom activations."""
+    import torch
+
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(activations), batch_size):
+            a = torch.from_numpy(activations[start:start + batch_size]).to(device).float()
+            out.append(model.top(a).cpu().numpy())
+    model.train(was_training)
+    return np.concatenate(out).astype(np.float32)
+
+
+def embed_images(model, images: Sequence, batch_size: int = 32) -> np.ndarray:
+    """Signatures of images given as paths or uint8 arrays (any size; resized like the catalog)."""
+    import torch
+
+    from artsig.images import fit, load_image
+    from PIL import Image
+
+    size = model.config.image_size
+    device = next(model.parameters()).device
+    pixels = []
+    for item in images:
+        if isinstance(item, np.ndarray):
+            arr = item if item.shape[:2] == (size, size) else np.asarray(fit(Image.fromarray(item.astype(np.uint8)), size, RESIZE_MODE))
+        else:
+            arr = load_image(item, size, RESIZE_MODE)
+        pixels.append(arr)
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(pixels), batch_size):
+            x = model.preprocess(np.stack(pixels[start:start + batch_size]), device=str(device), channels_last=False)
+            out.append(model(x).cpu().numpy())
+    return np.concatenate(out).astype(np.float32)
+
+
+# --- evaluation -----------------------------------------------------------------------------
+
+
+def l2_normalize(x: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (float32), so dot products are cosine similarities."""
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def rank_collection(signatures: np.ndarray, query_rows: np.ndarray, top: int | None = None) -> np.ndarray:
+    """For each query row, the other rows by decreasing similarity (the query itself left out)."""
+    sims = signatures[query_rows] @ signatures.T
+    sims[np.arange(len(query_rows)), query_rows] = -np.inf
+    order = np.argsort(-sims, axis=1, kind="stable")
+    order = order[:, :-1]  # the query itself is last
+    return order[:, :top] if top else order
+
+
+def evaluate_retrieval(
+    signatures: np.ndarray,
+    catalog: pd.DataFrame,
+    links: pd.DataFrame,
+    split: str | None = "test",
+    ks: Sequence[int] = DEFAULT_KS,
+    transitive: bool = True,
+    per_query: bool = False,
+):
+    """Each linked image of ``split`` queries the whole collection; mAP and recall@k.
+
+    A query's true matches are its linked images (its whole connected component with
+    ``transitive``). Average precision counts every true match, recall@k is the share of a
+    query's matches found in its top k. Returns a dict of scores (and the per-query table with
+    ``per_query=True``).
+    """
+    ids = catalog["image_id"].astype(str).to_numpy()
+    relevant = relevance_sets(catalog, links, transitive=transitive)
+    mask = np.array([i in relevant for i in ids])
+    if split is not None:
+        if "split" not in catalog:
+            raise ValueError("catalog has no 'split' column: run artsig.links.split_by_component first, or pass split=None")
+        mask &= (catalog["split"] == split).to_numpy()
+    query_rows = np.flatnonzero(mask)
+    if not len(query_rows):
+        raise ValueError(f"no linked images in split {split!r} to query with")
+    position = {image_id: i for i, image_id in enumerate(ids)}
+    order = rank_collection(l2_normalize(signatures), query_rows)
+    n = len(ids) - 1
+    aps, recalls, rows = [], {k: [] for k in ks}, []
+    for q, row in enumerate(query_rows):
+        rel_rows = np.array([position[r] for r in relevant[ids[row]]])
+        hit = np.zeros(n + 1, dtype=bool)
+        hit[rel_rows] = True
+        hits = hit[order[q]]
+        ranks = np.flatnonzero(hits) + 1  # 1-based ranks of the true matches
+        ap = float(np.mean(np.arange(1, len(ranks) + 1) / ranks))
+        aps.append(ap)
+        for k in ks:
+            recalls[k].append(hits[:k].sum() / len(rel_rows))
+        if per_query:
+            rows.append({"image_id": ids[row], "matches": len(rel_rows), "first_hit_rank": int(ranks[0]), "ap": ap})
+    scores = {"queries": len(query_rows), "mAP": float(np.mean(aps))}
+    scores.update({f"recall@{k}": float(np.mean(recalls[k])) for k in ks})
+    if per_query:
+        return scores, pd.DataFrame(rows)
+    return scores
+
+
+# --- training -------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainResult:
+    """A fine-tuned model, its per-epoch history and where its best checkpoint lies."""
+
+    model: object
+    history: pd.DataFrame
+    best_epoch: int
+    checkpoint: Path | None
+    from_cache: bool = False
+
+
+def _mine_triplets(pairs: np.ndarray, sigs: np.ndarray, comp: np.ndarray, pool_rows: np.ndarray, config: TrainConfig, rng: np.random.Generator) -> np.ndarray:
+    """Rows (A, B, C) for each training pair: C random or among A's nearest non-matches."""
+    n_hard = int(round(config.hard_fraction * len(pairs)))
+    hard = np.zeros(len(pairs), dtype=bool)
+    hard[rng.permutation(len(pairs))[:n_hard]] = True
+    negatives = np.empty(len(pairs), dtype=np.int64)
+    pool_comp = comp[pool_rows]
+    if n_hard:
+        anchors = pairs[hard, 0]
+        sims = sigs[anchors] @ sigs[pool_rows].T
+        sims[pool_comp[None, :] == comp[anchors][:, None]] = -np.inf
+        k = min(config.hard_pool, len(pool_rows) - 1)
+        nearest = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+        pick = nearest[np.arange(len(anchors)), rng.integers(0, k, size=len(anchors))]
+        negatives[hard] = pool_rows[pick]
+    for i in np.flatnonzero(~hard):
+        while True:
+            c = pool_rows[rng.integers(0, len(pool_rows))]
+            if comp[c] != comp[pairs[i, 0]]:
+                break
+        negatives[i] = c
+    return np.column_stack([pairs, negatives])
+
+
+def fingerprint(config: TrainConfig, catalog: pd.DataFrame, links: pd.DataFrame) -> str:
+    """A key for a run: the config, the images and the training and validation links."""
+    train = positive_pairs(links, "train")
+    parts = [json.dumps(config.as_dict(), sort_keys=True), *_image_keys(catalog), *catalog["split"].astype(str)]
+    parts += [f"{a}|{b}" for a, b in zip(train["image_id_a"], train["image_id_b"])]
+    val = positive_pairs(links, "val")
+    parts += [f"v{a}|{b}" for a, b in zip(val["image_id_a"], val["image_id_b"])]
+    return _key(parts)
+
+
+def train_signature_model(
+    catalog: pd.DataFrame,
+    links: pd.DataFrame,
+    config: TrainConfig = TrainConfig(),
+    activations: np.ndarray | None = None,
+    device: str = "auto",
+    checkpoint_dir: str | os.PathLike | None = None,
+    name: str = "signatures",
+    cache_dir: str | os.PathLike | None = None,
+    retrain: bool = False,
+    progress: bool = True,
+) -> TrainResult:
+    """Fine-tune the top of the trunk on the training links; early stopping on validation mAP.
+
+    ``catalog`` and ``links`` come from :func:`artsig.links.split_by_component` (``split`` and
+    ``component`` columns). Triplets: every training pair (A, B), a negative C from the training
+    images outside A's component, random or (``hard_fraction``) among the nearest ones under the
+    current signatures. After each epoch the validation images query the whole collection; the
+    best epoch's weights are kept (epoch 0 = the pretrained trunk) and saved to
+    ``checkpoint_dir/<name>.pt`` with the history. A checkpoint with the same fingerprint is
+    loaded instead of training again unless ``retrain``.
+    """
+    import torch
+    from tqdm import tqdm
+
+    for column in ("split", "component"):
+        if column not in catalog:
+            raise ValueError(f"catalog has no {column!r} column: run artsig.links.split_by_component(catalog, links) first")
+    model = build_signature_model(config, device=device)
+    device = str(next(model.parameters()).device)
+    key = fingerprint(config, catalog, links)
+    target = Path(checkpoint_dir) / f"{name}.pt" if checkpoint_dir else None
+    if target is not None and target.exists() and not retrain:
+        saved = torch.load(target, map_location=device, weights_only=False)
+        if saved.get("fingerprint") == key:
+            model.load_state_dict(saved["top_state"], strict=False)
+            model.eval()
+            return TrainResult(model, pd.DataFrame(saved["history"]), int(saved["best_epoch"]), target, from_cache=True)
+    if activations is None:
+        activations = trunk_activations(model, catalog, cache_dir=cache_dir, progress=progress)
+    if len(activations) != len(catalog):
+        raise ValueError(f"activations has {len(activations)} rows but the catalog {len(catalog)} images")
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    ids = catalog["image_id"].astype(str).to_numpy()
+    position = {image_id: i for i, image_id in enumerate(ids)}
+    comp = catalog["component"].to_numpy()
+    train_rows = np.flatnonzero((catalog["split"] == "train").to_numpy())
+    train_pairs = positive_pairs(links, "train")
+    if not len(train_pairs):
+        raise ValueError("no training links (split == 'train'): nothing to fine-tune on")
+    pairs_all = np.array([[position[a], position[b]] for a, b in zip(train_pairs["image_id_a"], train_pairs["image_id_b"])], dtype=np.int64)
+
+    params = [p for m in model.top_modules() for p in m.parameters()]
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    acts = torch.from_numpy(activations)
+
+    # validation: val images query the train + val images; test images stay untouched
+    seen_rows = np.flatnonzero(catalog["split"].isin(["train", "val"]).to_numpy())
+    seen_catalog = catalog.iloc[seen_rows].reset_index(drop=True)
+    sigs_all = np.zeros((len(catalog), model.feature_dim), dtype=np.float32)
+
+    def epoch_eval(epoch: int, loss: float, active: float, seconds: float, images: int) -> dict:
+        sigs_all[seen_rows] = signatures_from_activations(model, activations[seen_rows])
+        scores = evaluate_retrieval(sigs_all[seen_rows], seen_catalog, links, split="val", ks=(1, 5, 20))
+        sigs = sigs_all
+        return {"epoch": epoch, "loss": loss, "active_triplets": active, "val_mAP": scores["mAP"], "val_recall@5": scores["recall@5"],
+                "train_images_per_s": images / seconds if seconds else np.nan}, sigs
+
+    row, sigs = epoch_eval(0, np.nan, np.nan, 0.0, 0)
+    history = [row]
+    best_map, best_epoch, best_state, waited = row["val_mAP"], 0, model.top_state(), 0
+    bar = tqdm(range(1, config.epochs + 1), desc=f"training {name}", disable=not progress, leave=False)
+    for epoch in bar:
+        model.train()
+        pairs = pairs_all[rng.permutation(len(pairs_all))[: config.max_pairs_per_epoch]]
+        # random anchor side, so without anchor swap both images serve as anchors
+        swap = rng.random(len(pairs)) < 0.5
+        pairs = np.where(swap[:, None], pairs[:, ::-1], pairs)
+        triplets = _mine_triplets(pairs, sigs, comp, train_rows, config, rng)
+        losses, actives, started, seen = [], [], time.perf_counter(), 0
+        for start in range(0, len(triplets), config.batch_size):
+            batch = triplets[start:start + config.batch_size]
+            unique, inverse = np.unique(batch.ravel(), return_inverse=True)
+            a = acts[unique].to(device).float()
+            if config.flip:
+                flip = torch.from_numpy(rng.random(len(unique)) < 0.5).to(device)
+                a = torch.where(flip[:, None, None, None], a.flip(3), a)
+            emb = model.top(a)
+            inv = torch.from_numpy(inverse.reshape(batch.shape)).to(device)
+            per_triplet = compound_hinge_loss(emb[inv[:, 0]], emb[inv[:, 1]], emb[inv[:, 2]], config.margin, config.anchor_swap, config.intra_margin, reduction="none")
+            loss = per_triplet.mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(float(loss.detach()))
+            seen += len(unique)
+            actives.append(float((per_triplet.detach() > 0).float().mean()))
+        seconds = time.perf_counter() - started
+        row, sigs = epoch_eval(epoch, float(np.mean(losses)), float(np.mean(actives)), seconds, seen)
+        history.append(row)
+        bar.set_postfix(loss=f"{row['loss']:.3f}", val_mAP=f"{row['val_mAP']:.3f}")
+        if row["val_mAP"] > best_map + 1e-6:
+            best_map, best_epoch, best_state, waited = row["val_mAP"], epoch, model.top_state(), 0
+        else:
+            waited += 1
+            if waited >= config.patience:
+                break
+    model.load_state_dict(best_state, strict=False)
+    model.eval()
+    history = pd.DataFrame(history)
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        torch.save({"fingerprint": key, "config": config.as_dict(), "top_state": best_state, "best_epoch": best_epoch,
+                    "history": history.to_dict("list"), "split_block": model.split}, tmp)
+        os.replace(tmp, target)
+    return TrainResult(model, history, best_epoch, target)
+
+
+def load_signature_model(checkpoint: str | os.PathLike, device: str = "auto"):
+    """A signature model from a checkpoint written by :func:`train_signature_model`."""
+    import torch
+
+    checkpoint = Path(checkpoint)
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"checkpoint {checkpoint}: not found")
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    model = build_signature_model(TrainConfig(**saved["config"]), device=device)
+    model.load_state_dict(saved["top_state"], strict=False)
+    model.eval()
+    return model
+
+
+# --- nearest-neighbour index ----------------------------------------------------------------
+
+
+class SignatureIndex:
+    """Nearest neighbours over signatures: exact (one matrix product) up to ``exact_limit``
+    images, approximate (pynndescent) above. Query with image ids, paths, arrays or vectors.
+
+    >>> index = SignatureIndex(signatures, catalog, model=model)
+    >>> index.query("~/Pictures/some_painting.jpg", k=10)
+    """
+
+    def __init__(self, signatures: np.ndarray, catalog: pd.DataFrame, model=None, exact_limit: int = 50_000, seed: int = 0):
+        signatures = np.ascontiguousarray(signatures, dtype=np.float32)
+        if len(signatures) != len(catalog):
+            raise ValueError(f"signatures has {len(signatures)} rows but the catalog {len(catalog)} images")
+        self.signatures = signatures
+        self.catalog = catalog.reset_index(drop=True)
+        self.ids = self.catalog["image_id"].astype(str).to_numpy()
+        self.model = model
+        self.exact = len(signatures) <= exact_limit
+        self._ann = None
+        if not self.exact:
+            from pynndescent import NNDescent
+
+            self._ann = NNDescent(signatures, metric="euclidean", n_neighbors=30, random_state=seed, low_memory=True)
+            self._ann.prepare()
+
+    @property
+    def kind(self) -> str:
+        return "exact" if self.exact else "approximate (pynndescent)"
+
+    def search(self, vectors: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, squared distances) of the ``k`` nearest signatures to each vector."""
+        vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        k = min(k, len(self.signatures))
+        if self.exact:
+            sims = vectors @ self.signatures.T
+            rows = np.argsort(-sims, axis=1, kind="stable")[:, :k]
+            dist = 2.0 - 2.0 * np.take_along_axis(sims, rows, axis=1)
+            return rows, np.maximum(dist, 0.0)
+        rows, dist = self._ann.query(vectors, k=k)
+        return rows, dist**2
+
+    def query(self, item, k: int = 10, exclude_self: bool = True) -> pd.DataFrame:
+        """The ``k`` nearest images to one image id, image path, uint8 array or signature vector."""
+        vector, self_row = self._vector(item)
+        rows, dist = self.search(vector, k + (1 if self_row is not None and exclude_self else 0))
+        rows, dist = rows[0], dist[0]
+        if self_row is not None and exclude_self:
+            keep = rows != self_row
+            rows, dist = rows[keep][:k], dist[keep][:k]
+        table = self.catalog.iloc[rows][["image_id", "path"]].reset_index(drop=True)
+        table.insert(0, "rank", np.arange(1, len(rows) + 1))
+        table["distance"] = dist.round(6)
+        return table
+
+    def _vector(self, item):
+        if isinstance(item, np.ndarray) and item.ndim == 1:
+            return item[None].astype(np.float32), None
+        if isinstance(item, str) and item in set(self.ids):
+            row = int(np.flatnonzero(self.ids == item)[0])
+            return self.signatures[row:row + 1], row
+        if isinstance(item, (str, os.PathLike, np.ndarray)):
+            if self.model is None:
+                raise ValueError("querying with an image needs the signature model: SignatureIndex(..., model=model)")
+            if not isinstance(item, np.ndarray) and not Path(item).expanduser().is_file():
+                raise FileNotFoundError(f"query {item!s}: neither an image id of the index nor an image file")
+            path_or_array = item if isinstance(item, np.ndarray) else str(Path(item).expanduser())
+            return embed_images(self.model, [path_or_array]), None
+        raise TypeError(f"query must be an image id, a path, an image array or a signature vector, got {type(item).__name__}")
+
+    def save(self, folder: str | os.PathLike) -> Path:
+        """Write the signatures and ids (``index.npz``) to ``folder``; the model is saved by training."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(folder / "index.npz", signatures=self.signatures, image_id=self.ids)
+        return folder / "index.npz"
+
+
+# --- semi-supervised clustering of signatures -----------------------------------------------
+
+
+def signature_distances(signatures: np.ndarray) -> np.ndarray:
+    """Euclidean distances between L2-normalised signatures, as a full (N, N) float64 matrix."""
+    x = l2_normalize(signatures).astype(np.float64)
+    distances = np.sqrt(np.maximum(2.0 - 2.0 * (x @ x.T), 0.0))
+    np.fill_diagonal(distances, 0.0)
+    return distances
+
+
+def cluster_signatures(signatures: np.ndarray, method: str = "optics", min_samples: int = 3, xi: float = 0.05, max_eps: float = np.inf,
+                       min_cluster_size: int | None = None, selection: str = "leaf", precompute_limit: int = 10_000) -> np.ndarray:
+    """Cluster labels (``-1`` = noise) from OPTICS or HDBSCAN on Euclidean distances between the
+    L2-normalised signatures.
+
+    Up to ``precompute_limit`` images the distance matrix is computed once and handed to the
+    clustering (same result, many times faster than OPTICS' own per-point distances).
+    HDBSCAN's ``selection`` is ``"leaf"`` (many small clusters, suited to motif families) or
+    ``"eom"`` (the most stable, often very large clusters).
+    """
+    from sklearn.cluster import HDBSCAN, OPTICS
+
+    signatures = np.asarray(signatures, dtype=np.float64)
+    if len(signatures) < max(min_samples, 2):
+        raise ValueError(f"cluster_signatures: {len(signatures)} signatures, need at least min_samples={min_samples}")
+    if method not in ("optics", "hdbscan"):
+        raise ValueError(f"method must be 'optics' or 'hdbscan', got {method!r}")
+    precomputed = len(signatures) <= precompute_limit
+    X = signature_distances(signatures) if precomputed else l2_normalize(signatures).astype(np.float64)
+    metric = "precomputed" if precomputed else "euclidean"
+    if method == "optics":
+        return OPTICS(min_samples=min_samples, xi=xi, max_eps=max_eps, min_cluster_size=min_cluster_size or min_samples, metric=metric).fit_predict(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return HDBSCAN(min_cluster_size=min_cluster_size or max(min_samples, 2), min_samples=min_samples, metric=metric,
+                       cluster_selection_method=selection, copy=True).fit_predict(X)
+
+
+def cluster_link_report(labels: np.ndarray, catalog: pd.DataFrame, truth_links: pd.DataFrame, known_links: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per cluster: size, pairs, share of its pairs that are true links, new candidate pairs.
+
+    ``truth_links`` decides which pairs are true (transitively, by component); ``known_links``
+    are the links already known (training): a clustered pair outside them is a *candidate*,
+    and a true candidate is a new link the cluster would teach.
+    """
+    ids = catalog["image_id"].astype(str).to_numpy()
+    truth = components(catalog, truth_links).reindex(ids).to_numpy()
+    known = components(catalog, known_links).reindex(ids).to_numpy() if known_links is not None else np.arange(len(ids))
+    rows = []
+    for label in np.unique(labels[labels >= 0]):
+        members = np.flatnonzero(labels == label)
+        i, j = np.triu_indices(len(members), 1)
+        a, b = members[i], members[j]
+        true_pair = truth[a] == truth[b]
+        known_pair = known[a] == known[b]
+        rows.append({"cluster": int(label), "images": len(members), "pairs": len(a), "true_pairs": int(true_pair.sum()),
+                     "precision": float(true_pair.mean()) if len(a) else np.nan,
+                     "candidates": int((~known_pair).sum()), "true_candidates": int((true_pair & ~known_pair).sum())})
+    return pd.DataFrame(rows, columns=["cluster", "images", "pairs", "true_pairs", "precision", "candidates", "true_candidates"])
+
+
+def summarize_clusters(report: pd.DataFrame, labels: np.ndarray) -> dict:
+    """Totals of a :func:`cluster_link_report`: clusters, clustered share, pair precision, candidates."""
+    pairs = int(report["pairs"].sum()) if len(report) else 0
+    return {
+        "clusters": int(len(report)),
+        "clustered images": int((labels >= 0).sum()),
+        "pairs": pairs,
+        "pair precision": float(report["true_pairs"].sum() / pairs) if pairs else float("nan"),
+        "new candidates": int(report["candidates"].sum()) if len(report) else 0,
+        "true new links": int(report["true_candidates"].sum()) if len(report) else 0,
+    }
+
+
+def retrieval_table(signatures: dict[str, np.ndarray], catalog: pd.DataFrame, links: pd.DataFrame, split: str = "test",
+                    ks: Sequence[int] = DEFAULT_KS, column: str = "signatures") -> pd.DataFrame:
+    """One row per named signature set: mAP and recall@k of ``split``'s queries on the whole collection."""
+    rows = []
+    for name, sigs in signatures.items():
+        rows.append({column: name, **evaluate_retrieval(sigs, catalog, links, split=split, ks=ks)})
+    return pd.DataFrame(rows)
+
+
+def loss_term_effects(results: pd.DataFrame, column: str = "signatures", metric: str = "mAP", prefix: str = "fine-tuned ") -> pd.DataFrame:
+    """What switching each loss term on does to ``metric``, from the four ablation rows.
+
+    Each term's effect is measured twice, with the other term on and off:
+    anchor swap = full - no swap and no intra - plain; intra term = full - no intra and
+    no swap - plain.
+    """
+    value = results.set_index(column)[metric]
+    get = {name: value[f"{prefix}({name})"] for name in LOSS_VARIANTS}
+    rows = [
+        {"term": "anchor swap", "other term on": get["full loss"] - get["no anchor swap"], "other term off": get["no intra-sample term"] - get["plain triplet"]},
+        {"term": "intra-sample term", "other term on": get["full loss"] - get["no intra-sample term"], "other term off": get["no anchor swap"] - get["plain triplet"]},
+    ]
+    table = pd.DataFrame(rows)
+    table["mean effect"] = table[["other term on", "other term off"]].mean(axis=1)
+    return table
+
+
+def clustering_scores(labels: np.ndarray, catalog: pd.DataFrame, truth_links: pd.DataFrame, known_links: pd.DataFrame | None = None) -> dict:
+    """Pair precision and candidates (:func:`summarize_clusters`) plus NMI / ARI of the clusters
+    against the link families (linked images only; :mod:`artsig.metrics`)."""
+    from artsig import metrics
+
+    report = cluster_link_report(labels, catalog, truth_links, known_links)
+    family = components(catalog, truth_links).reindex(catalog["image_id"].astype(str))
+    sizes = family.map(family.value_counts())
+    y_true = family.where(sizes > 1).to_numpy()
+    scores = summarize_clusters(report, labels)
+    scores.update({"family NMI": metrics.nmi(y_true, labels), "family ARI": metrics.ari(y_true, labels)})
+    return scores

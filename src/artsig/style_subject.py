@@ -1,0 +1,239 @@
+"""Representations that make unsupervised clustering follow style rather than subject.
+
+Features of object-recognition networks are trained to name *what* is painted, so their
+clusters follow subject (genre). This module builds alternatives and scores them:
+
+- ``pooled``: globally pooled CNN features (the baseline);
+- ``gram``: Gram matrices of early and middle layers (texture / brush statistics, Gatys et al.);
+- ``channel_stats``: channel means and standard deviations of the same layers (the statistics
+  AdaIN style transfer swaps, Huang & Belongie 2017) — a smaller cousin of the Gram matrix;
+- ``combine``: blocks side by side, each scaled to the same total variance;
+- subject erasure: :func:`erase_linear` removes every linear direction that predicts the
+  subject labels the user has (LEACE, Belrose et al. 2023: after it, all genre means coincide,
+  so no linear classifier beats chance on genre); :func:`center_by_group` subtracts each
+  genre's mean (the same first-moment idea, without the projection).
+
+:func:`evaluate` clusters each representation with k-means and reports NMI against style,
+genre and artist, plus how well a linear probe still reads genre and style.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from . import metrics as M
+from .clustering import prepare, prepare_for
+
+__all__ = [
+    "erase_linear",
+    "center_by_group",
+    "combine",
+    "build_representations",
+    "evaluate",
+    "linear_probe",
+    "REPRESENTATIONS",
+]
+
+
+def _one_hot(y) -> tuple[np.ndarray, np.ndarray]:
+    y = pd.Series(np.asarray(y, dtype=object))
+    known = y.notna().to_numpy()
+    codes, _ = pd.factorize(y[known].astype(str), sort=True)
+    Y = np.zeros((len(y), codes.max() + 1 if len(codes) else 0))
+    Y[np.flatnonzero(known), codes] = 1.0
+    return Y, known
+
+
+def erase_linear(X: np.ndarray, y, method: str = "leace", eps: float = 1e-8) -> np.ndarray:
+    """Remove the linear information about ``y`` (class labels) from the rows of ``X``.
+
+    ``method="leace"``: the least-squares optimal erasure x -> x - P (x - mean), with P the
+    oblique projection onto the whitened cross-covariance between features and one-hot
+    labels; afterwards every class has the same feature mean. ``method="mean_diff"``: project
+    out the span of the class-mean differences (no whitening; simpler, slightly weaker).
+    Rows with a missing label take part in the mean but not in the cross-covariance.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    Y, known = _one_hot(y)
+    if len(Y) != len(X):
+        raise ValueError(f"features have {len(X)} rows but the labels have {len(Y)}")
+    if Y.shape[1] < 2:
+        return X.copy()
+    mu = X.mean(0)
+    Xc = X - mu
+    Xk, Yk = Xc[known], Y[known]
+    Yk = Yk - Yk.mean(0)
+    cross = Xk.T @ Yk / len(Xk)  # (d, classes)
+    if method == "mean_diff":
+        U, s, _ = np.linalg.svd(cross, full_matrices=False)
+        U = U[:, s > eps * max(s.max(), eps)]
+        return X - (Xc @ U) @ U.T
+    if method != "leace":
+        raise ValueError(f"method must be 'leace' or 'mean_diff', got {method!r}")
+    cov = Xk.T @ (Xk - Xk.mean(0)) / len(Xk)
+    lam, V = np.linalg.eigh(cov)
+    keep = lam > eps * lam.max()
+    V, lam = V[:, keep], lam[keep]
+    W = (V / np.sqrt(lam)) @ V.T  # whitening
+    W_inv = (V * np.sqrt(lam)) @ V.T
+    U, s, _ = np.linalg.svd(W @ cross, full_matrices=False)
+    U = U[:, s > eps * max(s.max(), eps)]
+    P = W_inv @ U @ U.T @ W
+    return X - Xc @ P.T
+
+
+def center_by_group(X: np.ndarray, y) -> np.ndarray:
+    """Subtract each group's mean (adding back the overall mean); unlabelled rows are untouched."""
+    X = np.asarray(X, dtype=np.float64)
+    groups = pd.Series(np.asarray(y, dtype=object))
+    out = X.copy()
+    mu = X.mean(0)
+    for g in groups.dropna().unique():
+        rows = (groups == g).to_numpy()
+        out[rows] = X[rows] - X[rows].mean(0) + mu
+    return out
+
+
+def combine(
+    blocks: Sequence[np.ndarray],
+    n_components: int = 50,
+    seed: int = 0,
+    weights: Sequence[float] | None = None,
+    standardize: Sequence[bool] | None = None,
+) -> np.ndarray:
+    """Blocks side by side after :func:`artsig.clustering.prepare`, each scaled to unit total variance."""
+    parts = []
+    weights = weights or [1.0] * len(blocks)
+    standardize = standardize or [True] * len(blocks)
+    for B, w, std in zip(blocks, weights, standardize):
+        Z = prepare(B, n_components=n_components, seed=seed, standardize=std)
+        Z = Z / np.sqrt((Z.var(0)).sum())
+        parts.append(np.sqrt(w) * Z)
+    return np.hstack(parts)
+
+
+REPRESENTATIONS = {
+    "pooled": "EfficientNet-Lite0 pooled features (object-recognition baseline)",
+    "pooled - genre (LEACE)": "pooled features with every linear genre direction erased",
+    "pooled - genre means": "pooled features with each genre's mean subtracted",
+    "gram": "Gram matrices of Lite0 stages 2-4 (texture statistics)",
+    "channel_stats": "channel means and log-stds of Lite0 stages 2-4 (AdaIN statistics)",
+    "pooled + gram": "pooled and Gram blocks, equal weight",
+    "gram + stats": "Gram and channel-statistics blocks, equal weight",
+    "gram + stats - genre (LEACE)": "Gram and channel statistics, genre directions erased",
+    "pooled + gram + stats - genre (LEACE)": "all three blocks, genre directions erased",
+    "color_histogram": "HSV colour histogram (no network)",
+}
+
+
+def build_representations(
+    features: Mapping[str, np.ndarray],
+    subject,
+    n_components: int = 50,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
+    """The chapter's representations from ``features`` (keys ``efficientnet_lite0``, ``gram``,
+    ``channel_stats``, optionally ``color_histogram``) and the subject labels (genre).
+
+    Every representation is a matrix ready for clustering (prepared: standardised + PCA).
+    Entries whose inputs are missing are left out.
+    """
+    have = set(features)
+    prep = {k: prepare_for(k, v, n_components=n_components, seed=seed) for k, v in features.items()}
+
+    def comb(names):
+        from .features import standardize_default
+
+        return combine([features[n] for n in names], n_components, seed, standardize=[standardize_default(n) for n in names])
+
+    def erase(Z):
+        return erase_linear(Z, subject, "leace")
+
+    reps: dict[str, np.ndarray] = {}
+    if "efficientnet_lite0" in have:
+        reps["pooled"] = prep["efficientnet_lite0"]
+        reps["pooled - genre (LEACE)"] = erase(prep["efficientnet_lite0"])
+        reps["pooled - genre means"] = center_by_group(prep["efficientnet_lite0"], subject)
+    if "gram" in have:
+        reps["gram"] = prep["gram"]
+    if "channel_stats" in have:
+        reps["channel_stats"] = prep["channel_stats"]
+    if {"efficientnet_lite0", "gram"} <= have:
+        reps["pooled + gram"] = comb(["efficientnet_lite0", "gram"])
+    if {"gram", "channel_stats"} <= have:
+        both = comb(["gram", "channel_stats"])
+        reps["gram + stats"] = both
+        reps["gram + stats - genre (LEACE)"] = erase(both)
+    if {"efficientnet_lite0", "gram", "channel_stats"} <= have:
+        allb = comb(["efficientnet_lite0", "gram", "channel_stats"])
+        reps["pooled + gram + stats - genre (LEACE)"] = erase(allb)
+    if "color_histogram" in have:
+        reps["color_histogram"] = prep["color_histogram"]
+    return reps
+
+
+def linear_probe(Z: np.ndarray, y, seed: int = 0) -> float:
+    """Held-out accuracy of a logistic regression reading ``y`` from ``Z`` (a check, not a method).
+
+    :func:`artsig.probing.linear_probe` on the rows whose label is known (70 / 30 stratified split).
+    """
+    from .probing import linear_probe as probe
+
+    y = pd.Series(np.asarray(y, dtype=object))
+    known = y.notna().to_numpy()
+    yk = y[known].astype(str).to_numpy()
+    counts = pd.Series(yk).value_counts()
+    if len(counts) < 2 or counts.min() < 4:
+        return float("nan")
+    return float(probe(np.asarray(Z)[known], yk, seed=seed)["accuracy"])
+
+
+def evaluate(
+    representations: Mapping[str, np.ndarray],
+    catalog: pd.DataFrame,
+    k: int,
+    seed: int = 0,
+    labels: Sequence[str] = ("style", "genre", "artist"),
+    probes: Sequence[str] = ("style", "genre"),
+    n_init: int = 4,
+    cache_dir=None,
+) -> pd.DataFrame:
+    """K-means on every representation: NMI / ARI against each label, and linear-probe accuracies.
+
+    Columns: ``representation, k, nmi_<label>..., ari_<label>..., style_minus_genre,
+    probe_<label>...`` (probe = held-out logistic-regression accuracy; style labels are used
+    only to score, never to build a representation). With ``cache_dir`` the table is stored
+    there, keyed by the representations, labels and parameters.
+    """
+    from sklearn.cluster import KMeans
+
+    from .clustering import _atomic, _cache_path, fingerprint
+
+    labels = [c for c in labels if c in catalog.columns]
+    path = None
+    if cache_dir is not None:
+        key = fingerprint(dict(representations), catalog[labels].astype(str), int(k), seed, list(labels), list(probes), n_init)
+        path = _cache_path(cache_dir, "style-subject", key, ".parquet")
+        if path.exists():
+            return pd.read_parquet(path)
+    rows = []
+    for name, Z in representations.items():
+        lab = KMeans(n_clusters=int(k), n_init=n_init, random_state=seed).fit_predict(Z)
+        row = {"representation": name, "k": int(k)}
+        for col in labels:
+            row[f"nmi_{col}"] = M.nmi(catalog[col].to_numpy(), lab)
+        for col in labels:
+            row[f"ari_{col}"] = M.ari(catalog[col].to_numpy(), lab)
+        if "style" in labels and "genre" in labels:
+            row["style_minus_genre"] = row["nmi_style"] - row["nmi_genre"]
+        for col in probes:
+            if col in catalog.columns:
+                row[f"probe_{col}"] = linear_probe(Z, catalog[col].to_numpy(), seed=seed)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if path is not None:
+        _atomic(path, lambda tmp: table.to_parquet(tmp, index=False))
+    return table

@@ -1,0 +1,189 @@
+"""Classification: data preparation, errors, metrics, training rows, transfer, save + predict.
+
+Everything runs on a tiny hand-made catalog of PIL-drawn images (three shapes = genre, two
+colours = style) at 32 px, so each test takes seconds.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image, ImageDraw
+
+pytest.importorskip("tensorflow")
+
+from artsig import classification as cls  # noqa: E402
+from artsig.catalog import CatalogError, scan_images  # noqa: E402
+
+SHAPES = ("circle", "square", "stripes")
+COLOURS = {"red": (220, 40, 40), "blue": (40, 60, 220)}
+
+
+def _draw(shape, colour, rng, size=48):
+    img = Image.new("RGB", (size, size), tuple(int(v) for v in rng.integers(200, 255, 3)))
+    d = ImageDraw.Draw(img)
+    c = COLOURS[colour]
+    o = int(rng.integers(2, 8))
+    if shape == "circle":
+        d.ellipse([o, o, size - o, size - o], fill=c)
+    elif shape == "square":
+        d.rectangle([o, o, size - o - 4, size - o - 4], fill=c)
+    else:
+        for x in range(o, size, 10):
+            d.rectangle([x, 0, x + 4, size], fill=c)
+    return img
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tinyart")
+    rng = np.random.default_rng(0)
+    rows = []
+    for shape in SHAPES:
+        for i in range(14):
+            colour = "red" if i % 2 else "blue"
+            path = root / f"{shape}_{i}.png"
+            _draw(shape, colour, rng).save(path)
+            rows.append({"image_id": f"{shape}{i:02d}", "path": str(path), "genre": shape, "style": colour})
+    cat, quality = scan_images(pd.DataFrame(rows), root=root, progress=False)
+    assert quality.empty
+    return cat
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    cls.configure(seed=0, device="cpu", threads=2)
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="module")
+def genre(catalog, data_dir):
+    return cls.prepare(catalog, "genre", input_size=32, per_class=12, data_dir=data_dir, progress=False)
+
+
+@pytest.fixture(autouse=True)
+def offline_imagenet(monkeypatch):
+    """Never try the network in tests: Keras ImageNet weights count as unavailable."""
+    monkeypatch.setitem(cls._IMAGENET_STATUS, "mobilenet_v2", "offline (test)")
+    monkeypatch.setitem(cls._IMAGENET_STATUS, "densenet121", "offline (test)")
+
+
+def test_prepare_balances_and_loads_pixels(genre):
+    assert genre["x"].shape == (36, 32, 32, 3) and genre["x"].dtype == np.uint8
+    assert genre["classes"] == sorted(SHAPES)
+    assert np.bincount(genre["y"]).tolist() == [12, 12, 12]
+    sizes = cls.split_sizes(genre)
+    assert sum(sizes.values()) == 36 and min(sizes.values()) >= 3
+
+
+def test_prepare_lowers_per_class_to_smallest_class(catalog, data_dir, capsys):
+    data = cls.prepare(catalog, "genre", input_size=32, per_class=100, data_dir=data_dir, progress=False)
+    assert len(data["y"]) == 3 * 14
+    assert "lowered to 14" in capsys.readouterr().out
+
+
+def test_bad_input_names_the_parameter(catalog, data_dir):
+    with pytest.raises(CatalogError, match="label='artist'"):
+        cls.prepare(catalog, "artist", input_size=32, data_dir=data_dir, progress=False)
+    with pytest.raises(ValueError, match="input_size=8"):
+        cls.prepare(catalog, "genre", input_size=8, data_dir=data_dir, progress=False)
+    with pytest.raises(CatalogError, match="class"):
+        cls.prepare(catalog, "genre", input_size=32, per_class=None, min_per_class=20, data_dir=data_dir, progress=False)
+    with pytest.raises(ValueError, match="model='resnet50'"):
+        cls.default_plan(["cnn", "resnet50"])
+    with pytest.raises(ValueError, match="input_size=20: densenet121 needs at least 32"):
+        cls.build_trunk("densenet121", 20, pretrained=False)
+
+
+def test_resolve_labels_falls_back_to_the_label_the_catalog_has(catalog):
+    assert cls.resolve_labels(catalog, "genre", "style") == ("genre", "style", [])
+    folder_like = catalog.drop(columns=["genre"])
+    label, transfer, notes = cls.resolve_labels(folder_like, "genre", "style")
+    assert (label, transfer) == ("style", None)
+    assert "runs on 'style'" in notes[0] and "already the classified label" in notes[1]
+    with pytest.raises(CatalogError, match="no categorical label"):
+        cls.resolve_labels(catalog.drop(columns=["genre", "style"]), "genre", "style")
+
+
+def test_default_plan_is_the_study():
+    plan = cls.default_plan()
+    assert len(plan) == 10
+    assert plan[plan.model == "mobilenet_v2"].lr.dropna().tolist() == [1e-4, 5e-4, 1e-3]
+    assert plan[plan.model == "densenet121"].lr.dropna().tolist() == [1e-3, 1e-4]
+    assert set(plan.training) == set(cls.TRAININGS)
+    assert cls.default_plan("cnn, efficientnet_lite0").model.tolist() == ["cnn", "efficientnet_lite0", "efficientnet_lite0"]
+
+
+def test_metrics_on_known_predictions():
+    y = np.array([0, 0, 1, 1, 2, 2])
+    probs = np.array([[0.7, 0.2, 0.1], [0.2, 0.7, 0.1], [0.15, 0.8, 0.05], [0.6, 0.3, 0.1], [0.1, 0.2, 0.7], [0.5, 0.3, 0.2]])
+    m = cls.metrics(y, probs)
+    assert m["accuracy"] == pytest.approx(3 / 6)
+    assert m["k"] == 2  # three classes: top-2, never the trivial top-3
+    assert m["top_k_accuracy"] == pytest.approx(5 / 6)
+    assert m["recall"] == pytest.approx(0.5)
+    assert m["precision"] == pytest.approx((1 / 3 + 1 / 2 + 1) / 3)
+    conf = cls.confusion(y, probs, ["a", "b", "c"])
+    assert conf.loc["a", "b"] == 1 and conf.loc["c", "a"] == 1 and np.trace(conf.to_numpy()) == 3
+
+
+def _cnn_row(genre, data_dir):
+    return cls.train_row(genre, "cnn", "from scratch", 1e-3, epochs=3, patience=3, data_dir=data_dir, progress=False)
+
+
+def test_cnn_row_is_deterministic(genre, data_dir):
+    a, b = _cnn_row(genre, data_dir), _cnn_row(genre, data_dir)
+    assert np.array_equal(a["probs"], b["probs"])
+    s = a["summary"]
+    assert s["weights"] == "random init" and not s["pretrained"]
+    assert a["probs"].shape == (cls.split_sizes(genre)["test"], 3)
+    assert list(a["curve"]["epoch"]) == [1, 2, 3]
+    assert np.isfinite(a["curve"]["val_loss"]).all()
+
+
+def test_frozen_row_on_random_weights_is_labelled_random_features(genre, data_dir):
+    r = cls.train_row(genre, "mobilenet_v2", "frozen", 1e-3, head_epochs=2, data_dir=data_dir, progress=False)
+    s = r["summary"]
+    assert s["training"] == "frozen (random features)"
+    assert s["weights"] == "random init (ImageNet unavailable)" and s["pretrained"] is False
+
+
+def test_pretrained_lite0_frozen_row(genre, data_dir):
+    """A frozen row on the converted ImageNet trunk: labelled pretrained, its head fits the
+    training features, and the saved full model equals head-on-features. (Test accuracy on
+    six test images is too noisy to assert; the logits test proves the weights.)"""
+    r = cls.train_row(genre, "efficientnet_lite0", "frozen", 1e-3, head_epochs=30, data_dir=data_dir, progress=False)
+    s = r["summary"]
+    assert s["pretrained"] and s["weights"] == "ImageNet (PyTorch file, converted)" and s["training"] == "frozen"
+    assert r["curve"]["accuracy"].iloc[-1] >= 0.9
+    # the assembled model (pixels -> logits) agrees with head-on-features
+    test = (genre["catalog"]["split"] == "test").to_numpy()
+    full = cls.softmax(cls.logits(r["model"], genre["x"][test]))
+    assert np.allclose(full, r["probs"], atol=1e-4)
+
+
+def test_run_study_transfer_save_and_predict(catalog, genre, data_dir, tmp_path):
+    plan = pd.DataFrame([("cnn", "from scratch", 1e-3)], columns=["model", "training", "lr"])
+    study = cls.run_study(genre, plan, epochs=2, patience=2, data_dir=data_dir, progress=False)
+    assert study["best"] == "cnn scratch"
+    assert list(study["table"]["task"]) == ["genre"]
+    style = cls.prepare(catalog, "style", input_size=32, per_class=12, data_dir=data_dir, progress=False)
+    style_study = cls.transfer_study(study, style, epochs=2, patience=2, data_dir=data_dir, progress=False)
+    rows = style_study["table"]["row"].tolist()
+    assert rows == ["cnn transfer from genre", "cnn direct scratch"]
+    assert style_study["table"]["n_classes"].iloc[0] == 2
+
+    cls.save_study(study, tmp_path, "genre")
+    cls.save_study(style_study, tmp_path, "style")
+    assert (tmp_path / "genre_results.parquet").exists() and (tmp_path / "style_curves.csv").exists()
+    pred = cls.predict(catalog["path"].iloc[0], tmp_path / "models")
+    assert pred["task"].tolist() == ["genre"] * 3 + ["style"] * 2
+    assert set(pred[pred.task == "genre"]["label"]) == set(SHAPES)
+    assert pred.groupby("task")["probability"].sum().le(1 + 1e-6).all()
+    # the saved model reproduces the in-memory one
+    x = genre["x"][:4]
+    model, meta = cls.load_classifier(tmp_path / "models", "genre")
+    assert meta["classes"] == genre["classes"] and meta["input_size"] == 32
+    assert np.allclose(cls.logits(model, x), cls.logits(study["results"]["cnn scratch"]["model"], x), atol=1e-5)
+
+    with pytest.raises(FileNotFoundError, match="no saved model"):
+        cls.predict(catalog["path"].iloc[0], tmp_path / "nowhere")

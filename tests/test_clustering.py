@@ -1,0 +1,131 @@
+"""clustering: methods, k selection, guards, comparison table."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from artsig import clustering as C
+
+
+def three_blobs(n=60, seed=0, dim=5):
+    rng = np.random.default_rng(seed)
+    centres = np.eye(dim)[:3] * 8
+    y = np.repeat(np.arange(3), n // 3)
+    return centres[y] + rng.normal(0, 0.5, (len(y), dim)), y
+
+
+def test_prepare_standardises_and_reduces():
+    X, _ = three_blobs()
+    X = np.hstack([X, np.ones((len(X), 1)), np.random.default_rng(0).normal(size=(len(X), 80))])
+    Z = C.prepare(X, n_components=10)
+    assert Z.shape == (60, 10)
+    np.testing.assert_array_equal(Z, C.prepare(X, n_components=10))
+    with pytest.raises(ValueError, match="NaN"):
+        C.prepare(np.full((5, 2), np.nan))
+
+
+def test_k_scan_and_pick_k_find_three():
+    X, _ = three_blobs()
+    scan = C.k_scan(X, range(2, 7))
+    assert list(scan.columns) == ["k", "inertia", "silhouette"]
+    chosen = C.pick_k(scan)
+    assert chosen == {"elbow": 3, "silhouette": 3}
+
+
+@pytest.mark.parametrize("method", C.METHODS)
+def test_every_method_recovers_blobs(method):
+    X, y = three_blobs(n=90)
+    lab = C.cluster(X, method, k=3, seed=0, min_cluster_size=10)
+    assert lab.shape == y.shape
+    from artsig.metrics import ari
+
+    assert ari(y, lab) > 0.9
+    np.testing.assert_array_equal(lab, C.cluster(X, method, k=3, seed=0, min_cluster_size=10))
+
+
+def test_size_guard_and_subsample():
+    X, y = three_blobs(n=90)
+    with pytest.raises(ValueError, match="max_points=30.*subsample=True"):
+        C.cluster(X, "optics", max_points=30)
+    lab = C.cluster(X, "optics", max_points=45, subsample=True, min_cluster_size=5)
+    assert lab.shape == (90,)
+    from artsig.metrics import ari
+
+    assert ari(y, lab) > 0.8
+
+
+def test_needs_k():
+    X, _ = three_blobs()
+    with pytest.raises(ValueError, match="k >= 2"):
+        C.cluster(X, "kmeans")
+    with pytest.raises(ValueError, match="method"):
+        C.cluster(X, "spectral", k=3)
+
+
+def test_gmm_responsibilities_and_influences():
+    X, _ = three_blobs()
+    lab, proba = C.gmm_fit(X, 3)
+    np.testing.assert_allclose(proba.sum(1), 1.0)
+    inf = C.influences(proba, 0, top=2)
+    assert list(inf.columns) == ["cluster", "responsibility"] and inf["responsibility"].is_monotonic_decreasing
+
+
+def test_date_buckets_and_label_frame():
+    cat = pd.DataFrame({
+        "image_id": [str(i) for i in range(8)],
+        "style": list("aabbaabb"),
+        "genre": ["x"] * 8,  # one class: dropped
+        "date": pd.array([1800, 1810, 1850, 1860, 1900, 1910, None, 1990], dtype="Int64"),
+    })
+    periods = C.date_buckets(cat["date"], n=2)
+    assert periods.isna().sum() == 1 and periods.dropna().nunique() == 2
+    frame = C.label_frame(cat)
+    assert list(frame.columns) == ["style", "period"]
+
+
+def test_compare_is_tidy_and_deterministic():
+    X, y = three_blobs(n=60)
+    cat = pd.DataFrame({"image_id": [f"i{i}" for i in range(60)], "style": np.array(list("abc"))[y], "genre": np.array(list("xy"))[y % 2]})
+    feats = {"blobs": X, "noise": np.random.default_rng(0).normal(size=(60, 4))}
+    scores, assign, scans = C.compare(feats, cat, methods=("kmeans", "hdbscan"), k_values=range(2, 6), progress=False)
+    assert set(scores.columns) == {"extractor", "method", "k", "n_clusters", "noise", "metric", "label", "value"}
+    assert set(scores["label"]) == {"", "style", "genre"}
+    assert list(assign.columns) == ["image_id", "blobs/kmeans", "blobs/hdbscan", "noise/kmeans", "noise/hdbscan"]
+    wide = C.summary_wide(scores)
+    assert wide.loc[("blobs", "kmeans"), "nmi_style"] == pytest.approx(1.0)
+    again, _, _ = C.compare(feats, cat, methods=("kmeans", "hdbscan"), k_values=range(2, 6), progress=False)
+    pd.testing.assert_frame_equal(scores, again)
+    assert set(scans["extractor"]) == {"blobs", "noise"}
+
+
+def test_composition_and_representatives():
+    X, y = three_blobs()
+    comp = C.composition(y, np.array(list("abc"))[y])
+    np.testing.assert_allclose(comp.sum(1), 1.0)
+    rep = C.representatives(X, y, 1, n=4)
+    assert len(rep) == 4 and (y[rep] == 1).all()
+
+
+def test_embed_2d_tsne_seeded():
+    X, _ = three_blobs(n=30)
+    a = C.embed_2d(X, "tsne", seed=0)
+    assert a.shape == (30, 2)
+    np.testing.assert_array_equal(a, C.embed_2d(X, "tsne", seed=0))
+
+
+def test_compare_and_embedding_cache(tmp_path, monkeypatch):
+    X, y = three_blobs(n=60)
+    cat = pd.DataFrame({"image_id": [f"i{i}" for i in range(60)], "style": np.array(list("abc"))[y]})
+    first = C.compare({"b": X}, cat, methods=("kmeans",), k_values=range(2, 5), progress=False, cache_dir=tmp_path)
+    monkeypatch.setattr(C, "k_scan", lambda *a, **k: (_ for _ in ()).throw(AssertionError("recomputed")))
+    again = C.compare({"b": X}, cat, methods=("kmeans",), k_values=range(2, 5), progress=False, cache_dir=tmp_path)
+    for a, b in zip(first, again):
+        pd.testing.assert_frame_equal(a, b)
+    E = C.embed_2d(X, "tsne", cache_dir=tmp_path)
+    np.testing.assert_array_equal(E, C.embed_2d(X, "tsne", cache_dir=tmp_path))
+    assert len(list(tmp_path.glob("embed-tsne-*.npy"))) == 1
+
+
+def test_most_mixed():
+    p = np.array([[1.0, 0.0], [0.5, 0.5], [0.9, 0.1]])
+    assert C.most_mixed(p) == 1

@@ -1,0 +1,227 @@
+"""dcec: soft assignment, target distribution, the networks, DCEC / DEC fit-predict, determinism."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from artsig import dcec  # noqa: E402
+
+
+def blobs(n_per=12, size=16, seed=0):
+    """Three colour families of tiny noisy images: an easy clustering problem."""
+    rng = np.random.default_rng(seed)
+    colours = np.array([[230, 40, 40], [40, 200, 60], [40, 60, 220]])
+    X, y = [], []
+    for c, colour in enumerate(colours):
+        for _ in range(n_per):
+            img = colour[None, None, :] + rng.normal(0, 20, (size, size, 3))
+            X.append(np.clip(img, 0, 255))
+            y.append(c)
+    return np.asarray(X, dtype=np.uint8), np.asarray(y)
+
+
+SMALL = dict(image_size=16, embedding_dim=4, pretrain_epochs=80, max_iter=12, update_interval=4, batch_size=12, lr=3e-3, n_init=4, device="cpu", threads=1, progress=False)
+
+
+def test_soft_assignment_rows_sum_to_one_and_favour_nearest_centre():
+    z = np.array([[0.0, 0.0], [5.0, 5.0], [0.2, -0.1]])
+    centers = np.array([[0.0, 0.0], [5.0, 5.0]])
+    q = dcec.soft_assignment(z, centers)
+    np.testing.assert_allclose(q.sum(1), 1.0)
+    assert (q.argmax(1) == [0, 1, 0]).all()
+    # Student's t with alpha = 1: q_ij proportional to 1 / (1 + d^2)
+    expected = 1 / (1 + np.array([0.0, 50.0]))
+    np.testing.assert_allclose(q[0], expected / expected.sum())
+    qt = dcec.soft_assignment(torch.tensor(z), torch.tensor(centers))
+    np.testing.assert_allclose(qt.numpy(), q)
+
+
+def test_target_distribution_sharpens_and_normalises():
+    q = np.array([[0.6, 0.4], [0.3, 0.7], [0.55, 0.45]])
+    p = dcec.target_distribution(q)
+    np.testing.assert_allclose(p.sum(1), 1.0)
+    # the dominant entry of each row grows
+    assert (p.max(1) > q.max(1)).all()
+    f = q.sum(0)
+    manual = (q**2 / f) / (q**2 / f).sum(1, keepdims=True)
+    np.testing.assert_allclose(p, manual)
+    np.testing.assert_allclose(dcec.target_distribution(torch.tensor(q)).numpy(), p)
+
+
+def test_conv_autoencoder_shapes_and_bad_size():
+    model = dcec.ConvAutoencoder(image_size=32, embedding_dim=7, filters=(4, 8, 16))
+    z, rec = model(torch.rand(2, 3, 32, 32))
+    assert z.shape == (2, 7) and rec.shape == (2, 3, 32, 32)
+    with pytest.raises(ValueError, match="image_size"):
+        dcec.ConvAutoencoder(image_size=30)
+    dense = dcec.DenseAutoencoder(image_size=8, embedding_dim=3, hidden=(20, 10))
+    z, rec = dense(torch.rand(5, 3, 8, 8))
+    assert z.shape == (5, 3) and rec.shape == (5, 3, 8, 8)
+
+
+def test_pretraining_lowers_reconstruction_error():
+    X, _ = blobs()
+    model, history = dcec.pretrain_autoencoder(dcec.ConvAutoencoder(16, 4, (8, 16, 16)), X, epochs=6, batch_size=12, device="cpu", threads=1, progress=False)
+    assert list(history.columns) == ["phase", "epoch", "reconstruction"]
+    assert history["reconstruction"].iloc[-1] < history["reconstruction"].iloc[0]
+
+
+def test_dcec_fits_predicts_and_finds_colour_families():
+    from sklearn.metrics import adjusted_rand_score
+
+    X, y = blobs()
+    model = dcec.DCEC(n_clusters=3, filters=(8, 16, 16), **SMALL).fit(X)
+    assert model.labels_.shape == (len(X),)
+    assert set(np.unique(model.labels_)) <= {0, 1, 2}
+    assert model.cluster_centers_.shape == (3, 4)
+    assert model.transform(X).shape == (len(X), 4)
+    proba = model.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-6)
+    np.testing.assert_array_equal(model.predict(X), model.labels_)
+    assert model.reconstruct(X[:3]).shape == (3, 16, 16, 3) and model.reconstruct(X[:3]).dtype == np.uint8
+    assert adjusted_rand_score(y, model.labels_) > 0.8
+    history = model.history_
+    assert set(history["phase"]) == {"pretrain", "cluster"}
+    assert history.loc[history["phase"] == "cluster", "kl"].notna().any()
+    assert 0 < model.n_iter_ <= SMALL["max_iter"]
+
+
+def test_dcec_is_deterministic():
+    X, _ = blobs()
+    a = dcec.DCEC(n_clusters=3, filters=(8, 16, 16), **SMALL).fit(X)
+    b = dcec.DCEC(n_clusters=3, filters=(8, 16, 16), **SMALL).fit(X)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    pd.testing.assert_frame_equal(a.history_, b.history_)
+
+
+def test_shared_pretrained_autoencoder_is_not_modified():
+    X, _ = blobs()
+    ae, _ = dcec.pretrain_autoencoder(dcec.ConvAutoencoder(16, 4, (8, 16, 16)), X, epochs=2, batch_size=12, device="cpu", threads=1, progress=False)
+    before = {k: v.clone() for k, v in ae.state_dict().items()}
+    model = dcec.DCEC(n_clusters=3, autoencoder=ae, filters=(8, 16, 16), **SMALL).fit(X)
+    for key, value in ae.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    assert "pretrain" not in set(model.history_["phase"])
+    with pytest.raises(ValueError, match="embedding_dim"):
+        dcec.DCEC(n_clusters=3, autoencoder=ae, **{**SMALL, "embedding_dim": 5})
+
+
+def test_tolerance_stops_early():
+    X, _ = blobs()
+    model = dcec.DCEC(n_clusters=3, filters=(8, 16, 16), **{**SMALL, "max_iter": 200, "tol": 0.5}).fit(X)
+    assert model.converged_ and model.n_iter_ < 200
+
+
+def test_dec_dense_baseline():
+    X, y = blobs()
+    model = dcec.DEC(n_clusters=3, hidden=(32, 16), **SMALL).fit(X)
+    assert model.gamma == 1.0 and model.reconstruction_weight == 0
+    assert model.labels_.shape == (len(X),)
+    cluster = model.history_[model.history_["phase"] == "cluster"]
+    assert (cluster["reconstruction"].dropna() == 0).all()
+
+
+def test_save_and_load_round_trip(tmp_path):
+    X, _ = blobs()
+    model = dcec.DCEC(n_clusters=3, filters=(8, 16, 16), **SMALL).fit(X)
+    path = model.save(tmp_path / "m.pt")
+    again = dcec.DCEC.load(path)
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))
+    with pytest.raises(ValueError, match="DCEC"):
+        dcec.DEC.load(path)
+
+
+def test_bad_input_names_the_parameter():
+    X, _ = blobs()
+    with pytest.raises(ValueError, match="n_clusters"):
+        dcec.DCEC(n_clusters=1)
+    with pytest.raises(ValueError, match="image_size=32"):
+        dcec.DCEC(n_clusters=3, **{**SMALL, "image_size": 32}).fit(X)
+    with pytest.raises(ValueError, match=r"\(N, H, W, 3\)"):
+        dcec.DCEC(n_clusters=3, **SMALL).fit(X[:, :, :, 0])
+    with pytest.raises(ValueError, match="more images than clusters"):
+        dcec.DCEC(n_clusters=3, **SMALL).fit(X[:3])
+    with pytest.raises(RuntimeError, match="not fitted"):
+        dcec.DCEC(n_clusters=3).predict(X)
+    with pytest.raises(ValueError, match="tol"):
+        dcec.DCEC(n_clusters=3, tol=2)
+
+
+def test_subsample_is_seeded_and_ordered():
+    catalog = pd.DataFrame({"image_id": [f"i{i}" for i in range(20)]})
+    a = dcec.subsample(catalog, 5, seed=3)
+    b = dcec.subsample(catalog, 5, seed=3)
+    assert a.equals(b) and len(a) == 5
+    assert list(a["image_id"]) == sorted(a["image_id"], key=lambda s: int(s[1:]))
+    assert len(dcec.subsample(catalog, None)) == 20 and len(dcec.subsample(catalog, 100)) == 20
+
+
+def tiny_study(ks=(2, 3)):
+    X, y = blobs(n_per=8)
+    ids = [f"im{i:03d}" for i in range(len(X))]
+    styles = np.array(["red", "green", "blue"])[y]
+    genres = np.where(np.arange(len(X)) % 2 == 0, "landscape", "portrait")
+    catalog = pd.DataFrame({"image_id": ids, "style": styles, "genre": genres, "path": ["x"] * len(X)})
+    cae, _ = dcec.pretrain_autoencoder(dcec.ConvAutoencoder(16, 4, (8, 16, 16)), X, epochs=30, batch_size=12, lr=3e-3, device="cpu", threads=1, progress=False)
+    dae, _ = dcec.pretrain_autoencoder(dcec.DenseAutoencoder(8, 4, (32, 16)), dcec.resize_images(X, 8), epochs=30, batch_size=12, lr=3e-3, device="cpu", threads=1, progress=False)
+    common = X.reshape(len(X), -1)[:, ::7].astype(np.float32)  # stand-in for backbone features
+    run = dcec.cluster_all(X, common, ks, cae, dae, image_ids=ids, device="cpu", threads=1, progress=False, keep_models=(3,),
+                           max_iter=8, update_interval=4, batch_size=12, n_init=2)
+    return catalog, common, run
+
+
+def test_cluster_all_and_score_tables():
+    catalog, common, run = tiny_study()
+    a = run["assignments"]
+    assert set(a["method"]) == set(dcec.CLUSTERING_METHODS) and set(a["k"]) == {2, 3}
+    assert len(a) == 4 * 2 * len(catalog)
+    assert set(run["models"]) == {("DCEC", 3), ("DEC", 3)}
+    assert run["embeddings"][("EfficientNet+KMeans", 3)] is common
+    internal, external = dcec.score(a, run["embeddings"], common, catalog)
+    assert len(internal) == 4 * 2 * 2 and set(internal["space"]) == {"own", "common"}
+    # the backbone baseline's own space is the common space: same numbers both ways
+    eff = internal[internal["method"] == "EfficientNet+KMeans"].pivot(index="k", columns="space", values="silhouette")
+    np.testing.assert_allclose(eff["own"], eff["common"])
+    assert set(external["label"]) == {"style", "genre"}  # no artist column: skipped
+    assert external["nmi"].between(0, 1).all()
+    # colour = style here, so KMeans on the pixel stand-in recovers style exactly at k=3
+    row = external[(external["method"] == "EfficientNet+KMeans") & (external["k"] == 3) & (external["label"] == "style")]
+    assert row["nmi"].iloc[0] == pytest.approx(1.0)
+    comp = dcec.composition(a, catalog, "DCEC", 3, "style")
+    np.testing.assert_allclose(comp.sum(1), 1.0)
+
+
+def test_claim_check_and_verdict():
+    external = pd.DataFrame({
+        "method": ["DCEC"] * 4, "k": [3, 3, 7, 7], "label": ["style", "genre"] * 2,
+        "nmi": [0.5, 0.2, 0.3, 0.4], "ari": [0.0] * 4, "purity": [0.0] * 4,
+    })
+    table = dcec.claim_check(external)
+    assert list(table["closer_to"]) == ["style", "genre"]
+    text = dcec.verdict(external)
+    assert text.startswith("Coarse clusters follow style: yes") and "follow content (genre): yes" in text and "towards genre" in text
+    flipped = external.assign(nmi=[0.1, 0.2, 0.5, 0.1])
+    assert "style: no" in dcec.verdict(flipped) and "(genre): no" in dcec.verdict(flipped)
+    assert "no genre labels" in dcec.verdict(external[external["label"] == "style"])
+
+
+def test_initial_weights_depend_on_the_seed_only():
+    torch.manual_seed(1)
+    a = dcec.ConvAutoencoder(16, 4, (4, 8, 8), seed=5)
+    torch.manual_seed(2)
+    b = dcec.ConvAutoencoder(16, 4, (4, 8, 8), seed=5)
+    c = dcec.ConvAutoencoder(16, 4, (4, 8, 8), seed=6)
+    for (name, pa), pb, pc in zip(a.state_dict().items(), b.state_dict().values(), c.state_dict().values()):
+        assert torch.equal(pa, pb), name
+    assert not all(torch.equal(pa, pc) for pa, pc in zip(a.state_dict().values(), c.state_dict().values()))
+
+
+def test_study_labels_keeps_what_the_catalog_has():
+    catalog = pd.DataFrame({"image_id": ["a", "b", "c"], "genre": ["x", "y", "x"], "palette": ["p", "q", "p"], "artist": ["m", "m", "m"]})
+    assert dcec.study_labels(catalog) == ["genre"]  # a single artist says nothing
+    assert dcec.study_labels(catalog, extra=("palette", "missing")) == ["genre", "palette"]

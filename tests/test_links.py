@@ -1,0 +1,129 @@
+"""Links tables: reading a morphograph CSV, validation errors, the split by component."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from artsig.links import (
+    LinksError,
+    add_links,
+    components,
+    links_from_column,
+    read_links,
+    relevance_sets,
+    split_by_component,
+    split_summary,
+    validate_links,
+)
+
+
+def toy_catalog(n_families: int = 6, per_family: int = 3, singles: int = 6) -> pd.DataFrame:
+    """A catalog without files: families f0..f5 of three images and some unlinked images."""
+    rows = []
+    for f in range(n_families):
+        rows += [{"image_id": f"f{f}_{i}", "motif": f"m{f}"} for i in range(per_family)]
+    rows += [{"image_id": f"s{i}", "motif": None} for i in range(singles)]
+    catalog = pd.DataFrame(rows)
+    catalog["path"] = "/nowhere/" + catalog["image_id"] + ".png"
+    catalog["width"] = catalog["height"] = 32
+    catalog["sha256"] = [hashlib.sha256(i.encode()).hexdigest() for i in catalog["image_id"]]
+    return catalog
+
+
+def test_read_morphograph_csv_with_replica_column_names(tmp_path):
+    catalog = toy_catalog()
+    file = tmp_path / "morphograph.csv"
+    file.write_text("uid_connection,img1_uid,img2_uid,type\n1,f0_0,f0_1,positive\n2,f1_0,f1_1,DUPLICATE\n3,f0_0,s0,NEGATIVE\n")
+    links = read_links(file, catalog)
+    assert list(links.columns) == ["image_id_a", "image_id_b", "type"]
+    assert links["type"].tolist() == ["POSITIVE", "DUPLICATE", "NEGATIVE"]
+    assert links.iloc[2][["image_id_a", "image_id_b"]].tolist() == ["f0_0", "s0"]
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ("f0_0,nope,POSITIVE", "line 3: unknown image id 'nope'"),
+        ("f0_2,f0_2,POSITIVE", "line 3: self-link"),
+        ("f0_1,f0_0,POSITIVE", "line 3: duplicate pair 'f0_0' - 'f0_1' (already on line 2)"),
+        ("f0_0,f0_2,MAYBE", "line 3: unknown type 'MAYBE'"),
+    ],
+)
+def test_bad_rows_raise_naming_file_and_line(tmp_path, row, message):
+    file = tmp_path / "links.csv"
+    file.write_text(f"image_id_a,image_id_b,type\nf0_0,f0_1,POSITIVE\n{row}\n")
+    with pytest.raises(LinksError, match="links.csv") as info:
+        read_links(file, toy_catalog())
+    assert message in str(info.value)
+
+
+def test_bad_rows_skipped_and_logged_when_asked(tmp_path, caplog):
+    file = tmp_path / "links.csv"
+    file.write_text("image_id_a,image_id_b,type\nf0_0,f0_1,POSITIVE\nf0_0,ghost,POSITIVE\nf1_0,f1_1,POSITIVE\n")
+    with caplog.at_level(logging.WARNING, logger="artsig.links"):
+        links = read_links(file, toy_catalog(), on_error="skip")
+    assert len(links) == 2
+    assert "line 3" in caplog.text and "ghost" in caplog.text
+
+
+def test_missing_column_is_named(tmp_path):
+    file = tmp_path / "links.csv"
+    file.write_text("a,b\nf0_0,f0_1\n")
+    with pytest.raises(LinksError, match="image_id_a"):
+        read_links(file, toy_catalog())
+
+
+def test_components_and_transitive_relevance():
+    catalog = toy_catalog()
+    links = pd.DataFrame({"image_id_a": ["f0_0", "f0_1"], "image_id_b": ["f0_1", "f0_2"], "type": ["POSITIVE", "POSITIVE"]})
+    comp = components(catalog, links)
+    assert comp["f0_0"] == comp["f0_2"] != comp["f1_0"]
+    assert relevance_sets(catalog, links)["f0_0"] == {"f0_1", "f0_2"}
+    assert relevance_sets(catalog, links, transitive=False)["f0_0"] == {"f0_1"}
+
+
+def test_split_keeps_components_whole_and_is_seeded():
+    catalog = toy_catalog(n_families=10)
+    links = links_from_column(catalog, "motif")
+    split_catalog, split_links = split_by_component(catalog, links, fractions=(0.6, 0.2, 0.2), seed=3)
+    # every family sits in one split, and so does each of its links
+    assert (split_catalog.groupby("motif")["split"].nunique() == 1).all()
+    assert split_links["split"].notna().all()
+    summary = split_summary(split_catalog, split_links)
+    assert summary["linked components"].tolist() == [6, 2, 2]
+    assert summary["images"].sum() == len(catalog)
+    again, _ = split_by_component(catalog, links, fractions=(0.6, 0.2, 0.2), seed=3)
+    assert again["split"].tolist() == split_catalog["split"].tolist()
+    other, _ = split_by_component(catalog, links, fractions=(0.6, 0.2, 0.2), seed=4)
+    assert other["split"].tolist() != split_catalog["split"].tolist()
+
+
+def test_split_needs_enough_components():
+    catalog = toy_catalog(n_families=2)
+    with pytest.raises(LinksError, match="at least 3"):
+        split_by_component(catalog, links_from_column(catalog), seed=0)
+
+
+def test_add_links_counts_only_new_pairs():
+    catalog = toy_catalog()
+    links = validate_links(links_from_column(catalog), catalog)
+    split_catalog, split_links = split_by_component(catalog, links, seed=0)
+    new = pd.DataFrame({"image_id_a": ["f0_1", "s0", "s1"], "image_id_b": ["f0_0", "s1", "s0"]})
+    combined, added = add_links(split_links, new, catalog=split_catalog)
+    assert added == 1
+    assert len(combined) == len(split_links) + 1
+    assert combined.iloc[-1][["image_id_a", "image_id_b", "type"]].tolist() == ["s0", "s1", "POSITIVE"]
+    expected = split_catalog.set_index("image_id")["split"]
+    assert combined.iloc[-1]["split"] == (expected["s0"] if expected["s0"] == expected["s1"] else None) or pd.isna(combined.iloc[-1]["split"])
+
+
+def test_links_from_column_pairs_each_family():
+    catalog = toy_catalog(n_families=2, per_family=4, singles=2)
+    links = links_from_column(catalog, "motif")
+    assert len(links) == 2 * 6
+    assert set(np.unique(links[["image_id_a", "image_id_b"]].to_numpy())) == {f"f{f}_{i}" for f in range(2) for i in range(4)}

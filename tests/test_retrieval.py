@@ -1,0 +1,179 @@
+"""Triplet-loss signatures: loss terms, evaluation, training on a tiny drawn collection, index."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image, ImageDraw
+
+torch = pytest.importorskip("torch")
+
+from artsig.links import links_from_column, split_by_component  # noqa: E402
+from artsig.retrieval import (  # noqa: E402
+    SignatureIndex,
+    TrainConfig,
+    ablation_configs,
+    cluster_link_report,
+    cluster_signatures,
+    compound_hinge_loss,
+    evaluate_retrieval,
+    make_deterministic,
+    summarize_clusters,
+    train_signature_model,
+)
+
+
+def drawn_collection(folder, n_families: int = 8, per_family: int = 3, singles: int = 8, size: int = 64, seed: int = 0) -> pd.DataFrame:
+    """Families share a composition of shapes (drawn with different colours); singles are random."""
+    rng = np.random.default_rng(seed)
+    rows = []
+
+    def draw(shapes, path):
+        img = Image.new("RGB", (size, size), tuple(int(v) for v in rng.integers(0, 255, 3)))
+        pen = ImageDraw.Draw(img)
+        for kind, box in shapes:
+            colour = tuple(int(v) for v in rng.integers(0, 255, 3))
+            (pen.ellipse if kind else pen.rectangle)(box, fill=colour)
+        img.save(path)
+
+    def composition():
+        shapes = []
+        for _ in range(3):
+            x0, y0 = rng.integers(0, size - 20, 2)
+            w, h = rng.integers(12, 30, 2)
+            shapes.append((int(rng.integers(0, 2)), [int(x0), int(y0), int(x0 + w), int(y0 + h)]))
+        return shapes
+
+    for f in range(n_families):
+        shapes = composition()
+        for i in range(per_family):
+            rows.append({"image_id": f"f{f}_{i}", "path": str(folder / f"f{f}_{i}.png"), "motif": f"m{f}", "date": 1500 + 10 * f + i})
+            draw(shapes, rows[-1]["path"])
+    for i in range(singles):
+        rows.append({"image_id": f"s{i}", "path": str(folder / f"s{i}.png"), "motif": None, "date": 1600 + i})
+        draw(composition(), rows[-1]["path"])
+    catalog = pd.DataFrame(rows)
+    catalog["width"] = catalog["height"] = size
+    catalog["sha256"] = [hashlib.sha256(open(p, "rb").read()).hexdigest() for p in catalog["path"]]
+    return catalog
+
+
+@pytest.fixture(scope="module")
+def collection(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("drawn")
+    catalog = drawn_collection(folder)
+    links = links_from_column(catalog, "motif")
+    catalog, links = split_by_component(catalog, links, fractions=(0.5, 0.25, 0.25), seed=0)
+    return catalog, links, folder
+
+
+def test_loss_terms_switch_on_and_off():
+    a = torch.tensor([[1.0, 0.0]])
+    b = torch.tensor([[0.0, 1.0]])  # d(A,B) = 2
+    c = torch.tensor([[0.6, 0.8]])  # d(A,C) = 0.8, d(B,C) = 0.4
+    plain = compound_hinge_loss(a, b, c, margin=0.1, anchor_swap=False, intra_margin=None)
+    assert plain.item() == pytest.approx(0.1 + 2 - 0.8)
+    swapped = compound_hinge_loss(a, b, c, margin=0.1, anchor_swap=True, intra_margin=None)
+    assert swapped.item() == pytest.approx(0.1 + 2 - 0.4)
+    full = compound_hinge_loss(a, b, c, margin=0.1, anchor_swap=True, intra_margin=0.5)
+    assert full.item() == pytest.approx(0.1 + 2 - 0.4 + (2 - 0.5))
+    # an easy triplet costs nothing; the intra term still pulls a far positive pair in
+    easy_c = torch.tensor([[-1.0, 0.0]])
+    near_b = torch.tensor([[0.8, 0.6]])  # d(A,B) = 0.4
+    assert compound_hinge_loss(a, near_b, easy_c, margin=0.1, intra_margin=None).item() == 0
+    assert compound_hinge_loss(a, near_b, easy_c, margin=0.1, intra_margin=0.1).item() == 0
+    # C opposite to A: d(A,C) = 4 > d(A,B) + margin, so only the intra term can make it count
+    assert compound_hinge_loss(a, b, -a, margin=0.1, anchor_swap=False, intra_margin=None).item() == 0
+    assert compound_hinge_loss(a, b, -a, margin=0.1, anchor_swap=False, intra_margin=0.0).item() == pytest.approx(0.1 + 2 - 4 + 2)
+
+
+def test_ablation_configs_switch_terms():
+    variants = ablation_configs(TrainConfig(intra_margin=0.2))
+    assert variants["full loss"].anchor_swap and variants["full loss"].intra_margin == 0.2
+    assert not variants["no anchor swap"].anchor_swap
+    assert variants["no intra-sample term"].intra_margin is None
+    assert not variants["plain triplet"].anchor_swap and variants["plain triplet"].intra_margin is None
+
+
+def test_evaluation_on_known_rankings():
+    ids = ["a", "b", "c", "d"]
+    catalog = pd.DataFrame({"image_id": ids, "split": ["test"] * 4})
+    links = pd.DataFrame({"image_id_a": ["a"], "image_id_b": ["b"], "type": ["POSITIVE"]})
+    perfect = np.array([[1, 0], [0.99, 0.14], [0, 1], [-1, 0]], dtype=np.float32)
+    scores = evaluate_retrieval(perfect, catalog, links, split="test", ks=(1, 2))
+    assert scores["queries"] == 2 and scores["mAP"] == 1.0 and scores["recall@1"] == 1.0
+    # b's match ranked second for a: AP 1/2
+    worse = np.array([[1, 0], [0, 1], [0.99, 0.14], [-1, 0]], dtype=np.float32)
+    scores, table = evaluate_retrieval(worse, catalog, links, split="test", ks=(1, 2), per_query=True)
+    assert table.set_index("image_id").loc["a", "ap"] == 0.5
+    assert scores["recall@1"] < 1.0
+
+
+def test_training_improves_validation_map_and_is_repeatable(collection, tmp_path):
+    catalog, links, _ = collection
+    config = TrainConfig(image_size=64, epochs=3, patience=3, batch_size=16, lr=1e-3, hard_pool=5)
+    make_deterministic(0, threads=1)
+    first = train_signature_model(catalog, links, config, device="cpu", checkpoint_dir=tmp_path, name="run", progress=False)
+    history = first.history
+    assert history["epoch"].tolist()[0] == 0 and len(history) >= 2
+    assert history["val_mAP"].max() >= history["val_mAP"].iloc[0]
+    assert first.checkpoint.exists()
+    make_deterministic(0, threads=1)
+    second = train_signature_model(catalog, links, config, device="cpu", checkpoint_dir=tmp_path / "again", name="run", progress=False)
+    assert np.allclose(second.history["loss"].iloc[1:], history["loss"].iloc[1:])
+    cached = train_signature_model(catalog, links, config, device="cpu", checkpoint_dir=tmp_path, name="run", progress=False)
+    assert cached.from_cache and cached.best_epoch == first.best_epoch
+
+
+def test_index_queries_by_id_path_and_array(collection, tmp_path):
+    catalog, links, folder = collection
+    config = TrainConfig(image_size=64, epochs=0)
+    result = train_signature_model(catalog, links, config, device="cpu", progress=False)
+    from artsig.retrieval import embed_images
+
+    sigs = embed_images(result.model, catalog["path"].tolist())
+    assert np.allclose(np.linalg.norm(sigs, axis=1), 1, atol=1e-5)
+    index = SignatureIndex(sigs, catalog, model=result.model)
+    by_id = index.query("f0_0", k=3)
+    assert len(by_id) == 3 and "f0_0" not in by_id["image_id"].tolist()
+    by_path = index.query(str(folder / "f0_0.png"), k=3, exclude_self=False)
+    assert by_path["image_id"].iloc[0] == "f0_0" and by_path["distance"].iloc[0] < 1e-4
+    with pytest.raises(FileNotFoundError, match="neither an image id"):
+        index.query(str(folder / "missing.png"))
+    with pytest.raises(ValueError, match="needs the signature model"):
+        SignatureIndex(sigs, catalog).query(str(folder / "f0_0.png"))
+
+
+@pytest.mark.skipif(not os.environ.get("ARTSIG_SLOW_TESTS"), reason="pynndescent compiles with numba first (about a minute); set ARTSIG_SLOW_TESTS=1")
+def test_approximate_index_agrees_with_exact():
+    rng = np.random.default_rng(0)
+    sigs = rng.normal(size=(60, 16)).astype(np.float32)
+    sigs /= np.linalg.norm(sigs, axis=1, keepdims=True)
+    catalog = pd.DataFrame({"image_id": [f"i{i}" for i in range(60)], "path": [f"/x/{i}.png" for i in range(60)]})
+    exact, approx = SignatureIndex(sigs, catalog), SignatureIndex(sigs, catalog, exact_limit=10)
+    assert approx.kind.startswith("approximate")
+    assert approx.query("i0", k=3)["image_id"].tolist()[0] == exact.query("i0", k=3)["image_id"].tolist()[0]
+
+
+def test_clusters_scored_against_links():
+    catalog = pd.DataFrame({"image_id": list("abcdef")})
+    truth = pd.DataFrame({"image_id_a": ["a", "b", "d"], "image_id_b": ["b", "c", "e"], "type": ["POSITIVE"] * 3})
+    known = truth.iloc[:1]
+    labels = np.array([0, 0, 0, 1, 1, -1])
+    report = cluster_link_report(labels, catalog, truth, known)
+    assert report["precision"].tolist() == [1.0, 1.0]
+    assert report["candidates"].tolist() == [2, 1]  # a-c and b-c are new; d-e too
+    labels = np.array([0, 0, 1, 1, 0, -1])
+    summary = summarize_clusters(cluster_link_report(labels, catalog, truth, known), labels)
+    assert summary["pairs"] == 4 and summary["pair precision"] == pytest.approx(1 / 4)
+    # two tight bundles of directions and one stray (signatures are compared after L2 normalisation)
+    points = np.array([[1, 0, 0], [1, 0.01, 0], [1, 0, 0.01], [0, 1, 0], [0, 1, 0.01], [0.01, 1, 0], [0, 0, 1]], dtype=float)
+    for method in ("optics", "hdbscan"):
+        found = cluster_signatures(points * 3.0, method, min_samples=2, min_cluster_size=2)
+        assert len(set(found[:3])) == 1 and len(set(found[3:6])) == 1 and found[0] != found[3] and found[0] >= 0, (method, found)
+    with pytest.raises(ValueError, match="method"):
+        cluster_signatures(points, "kmeans")

@@ -1,0 +1,74 @@
+"""style_subject: subject erasure, combination, evaluation."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from artsig import style_subject as S
+
+
+def toy(n=300, seed=0):
+    """Features = strong genre signal + weaker style signal + noise."""
+    rng = np.random.default_rng(seed)
+    genre = rng.integers(0, 3, n)
+    style = rng.integers(0, 2, n)
+    X = np.zeros((n, 6))
+    X[:, 0] = 5 * genre
+    X[:, 1] = 5 * (genre == 1)
+    X[:, 2] = 2 * style
+    X += rng.normal(0, 0.3, X.shape)
+    cat = pd.DataFrame({"image_id": [str(i) for i in range(n)], "genre": np.array(list("abc"))[genre], "style": np.array(list("xy"))[style]})
+    return X, cat
+
+
+@pytest.mark.parametrize("method", ["leace", "mean_diff"])
+def test_erasure_equalises_class_means(method):
+    X, cat = toy()
+    E = S.erase_linear(X, cat["genre"], method=method)
+    means = pd.DataFrame(E).groupby(cat["genre"].to_numpy()).mean().to_numpy()
+    np.testing.assert_allclose(means, means[0][None].repeat(3, 0), atol=1e-8)
+    # style direction survives
+    assert abs(np.corrcoef(E[:, 2], (cat["style"] == "y").to_numpy())[0, 1]) > 0.8
+
+
+def test_erasure_blinds_a_linear_probe():
+    X, cat = toy()
+    before = S.linear_probe(X, cat["genre"])
+    after = S.linear_probe(S.erase_linear(X, cat["genre"]), cat["genre"])
+    assert before > 0.95 and after < 0.6
+
+
+def test_missing_subject_labels_and_bad_method():
+    X, cat = toy(60)
+    y = cat["genre"].astype(object).copy()
+    y.iloc[:10] = None
+    assert S.erase_linear(X, y).shape == X.shape
+    with pytest.raises(ValueError, match="method"):
+        S.erase_linear(X, cat["genre"], method="inlp")
+
+
+def test_center_by_group():
+    X, cat = toy()
+    C = S.center_by_group(X, cat["genre"])
+    means = pd.DataFrame(C).groupby(cat["genre"].to_numpy()).mean().to_numpy()
+    np.testing.assert_allclose(means - means[0], 0, atol=1e-9)
+
+
+def test_combine_balances_blocks():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(50, 8)) * 100, rng.normal(size=(50, 3))
+    Z = S.combine([a, b], n_components=5)
+    assert Z.shape == (50, 8)
+    assert Z[:, :5].var(0).sum() == pytest.approx(Z[:, 5:].var(0).sum())
+
+
+def test_build_and_evaluate_prefers_style_after_erasure():
+    X, cat = toy()
+    feats = {"efficientnet_lite0": X, "gram": X[:, 2:] + 0.0, "channel_stats": X[:, 2:4]}
+    reps = S.build_representations(feats, cat["genre"], n_components=5)
+    assert "pooled" in reps and "pooled - genre (LEACE)" in reps and "gram + stats - genre (LEACE)" in reps
+    table = S.evaluate(reps, cat, k=2)
+    t = table.set_index("representation")
+    assert t.loc["pooled - genre (LEACE)", "nmi_style"] > t.loc["pooled", "nmi_style"]
+    assert t.loc["pooled - genre (LEACE)", "probe_genre"] < t.loc["pooled", "probe_genre"]
+    assert {"nmi_style", "nmi_genre", "style_minus_genre", "probe_style"} <= set(table.columns)
