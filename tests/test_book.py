@@ -57,3 +57,35 @@ def test_cli_reports_bad_set_without_traceback(capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
     assert main(["book", "--set", "novalue"]) == 2
     assert "expected key=value" in capsys.readouterr().err
+
+
+def test_a_chapter_that_does_not_apply_is_skipped_and_the_run_goes_on(tmp_path):
+    """A notebook raising ChapterSkipped is reported; the next chapter still runs; other errors stop."""
+    import nbformat
+
+    from artsig.book import execute
+
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n- file: book/chapters/a\n- file: book/chapters/b\n- file: book/chapters/c\n")
+    bodies = {"a": "from artsig.book import ChapterSkipped\nraise ChapterSkipped('no genre column')",
+              "b": "print('ran')", "c": "1 / 0"}
+    for name, body in bodies.items():
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}), nbformat.v4.new_code_cell(body)])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, tmp_path / "notebooks" / f"{name}.ipynb")
+    said = []
+    with pytest.raises(BookError, match="c.ipynb failed in cell 2 \\(ZeroDivisionError"):
+        execute(tmp_path, {"shared": {}, "notebooks": {}}, log=said.append)
+    assert any("a skipped: no genre column" in line for line in said)
+    assert (tmp_path / "book" / "chapters" / "b.ipynb").is_file()
+
+
+def test_require_labels():
+    import pandas as pd
+
+    from artsig.book import ChapterSkipped, require_labels
+
+    frame = pd.DataFrame({"style": ["a"], "genre": [None]})
+    require_labels(frame, ["style"], "x")
+    with pytest.raises(ChapterSkipped, match="genre"):
+        require_labels(frame, ["style", "genre"], "needs both")

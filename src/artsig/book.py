@@ -24,6 +24,18 @@ class BookError(RuntimeError):
     """A book run that cannot go on; the message says which notebook, cell or file."""
 
 
+class ChapterSkipped(RuntimeError):
+    """Raised inside a notebook when the collection cannot answer the chapter's question
+    (e.g. a folder of styles has no subject label); the runner reports it and goes on."""
+
+
+def require_labels(catalog, labels: list[str], why: str) -> None:
+    """Skip the chapter (ChapterSkipped) unless the catalog has every label in ``labels``."""
+    missing = [c for c in labels if c not in catalog.columns or catalog[c].isna().all()]
+    if missing:
+        raise ChapterSkipped(f"this collection has no {missing} column: {why}")
+
+
 def project_root(start: Path | None = None) -> Path:
     """The folder holding ``_toc.yml`` (searched upwards from ``start`` or the working directory)."""
     here = (start or Path.cwd()).resolve()
@@ -131,6 +143,10 @@ def execute(root: Path, params: dict, only: list[str] | None = None, reference: 
                 kernel_name="python3", progress_bar=False, request_save_on_cell_execute=False,
             )
         except PapermillExecutionError as exc:
+            if exc.ename == "ChapterSkipped":
+                log(f"[artsig] {name} skipped: {exc.evalue}")
+                written.append(target)
+                continue
             raise BookError(
                 f"notebook {source.relative_to(root)} failed in cell {exc.exec_count} "
                 f"({exc.ename}: {exc.evalue}); the executed copy with the traceback is {target.relative_to(root)}"
