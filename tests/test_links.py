@@ -127,3 +127,15 @@ def test_links_from_column_pairs_each_family():
     links = links_from_column(catalog, "motif")
     assert len(links) == 2 * 6
     assert set(np.unique(links[["image_id_a", "image_id_b"]].to_numpy())) == {f"f{f}_{i}" for f in range(2) for i in range(4)}
+
+
+def test_collection_without_links_skips_the_chapter(tmp_path):
+    import pandas as pd
+    import pytest
+
+    from artsig.book import ChapterSkipped
+    from artsig.links import load_links
+
+    catalog = pd.DataFrame({"image_id": ["a", "b"], "style": ["x", "y"]})
+    with pytest.raises(ChapterSkipped, match="links_file"):
+        load_links(catalog, "folder:/somewhere")

@@ -157,7 +157,9 @@ def load_links(
         return validate_links(raw, catalog, source="benchmark links", on_error=on_error)
     if "motif" in catalog and catalog["motif"].notna().any():
         return links_from_column(catalog, "motif")
-    raise LinksError(f"dataset={dataset!r} has no links: pass links_file=<CSV with img1_uid, img2_uid, type> (the morphograph format)")
+    from artsig.book import ChapterSkipped
+
+    raise ChapterSkipped(f"dataset={dataset!r} has no links: pass links_file=<CSV with img1_uid, img2_uid, type> (the morphograph format)")
 
 
 # --- graph: components and split ------------------------------------------------------------
