@@ -78,6 +78,9 @@ def test_a_chapter_that_does_not_apply_is_skipped_and_the_run_goes_on(tmp_path):
         execute(tmp_path, {"shared": {}, "notebooks": {}}, log=said.append)
     assert any("a skipped: no genre column" in line for line in said)
     assert (tmp_path / "book" / "chapters" / "b.ipynb").is_file()
+    skipped = nbformat.read(tmp_path / "book" / "chapters" / "a.ipynb", as_version=4)
+    assert "skipped for this collection: no genre column" in skipped.cells[0].source
+    assert not any(o.get("output_type") == "error" for c in skipped.cells if c.cell_type == "code" for o in c.outputs)
 
 
 def test_require_labels():

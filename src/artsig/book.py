@@ -145,6 +145,7 @@ def execute(root: Path, params: dict, only: list[str] | None = None, reference: 
         except PapermillExecutionError as exc:
             if exc.ename == "ChapterSkipped":
                 log(f"[artsig] {name} skipped: {exc.evalue}")
+                mark_skipped(target, exc.evalue)
                 written.append(target)
                 continue
             raise BookError(
@@ -154,6 +155,27 @@ def execute(root: Path, params: dict, only: list[str] | None = None, reference: 
         log(f"[artsig] {name} done in {time.time() - started:.0f} s")
         written.append(target)
     return written
+
+
+def mark_skipped(path: Path, reason: str) -> None:
+    """Turn an executed notebook that raised ChapterSkipped into a page that says why:
+    drop papermill's error banner, the traceback and the cells that did not run."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    kept = []
+    for cell in nb.cells:
+        if "papermill-error-cell-tag" in cell.metadata.get("tags", []):
+            continue
+        if cell.cell_type == "code" and any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            cell.outputs = [o for o in cell.outputs if o.get("output_type") != "error"]
+            kept.append(cell)
+            break
+        kept.append(cell)
+    note = nbformat.v4.new_markdown_cell(f"```{{note}}\nThis chapter was skipped for this collection: {reason}\n```")
+    position = 1 if kept and kept[0].cell_type == "markdown" else 0
+    nb.cells = kept[:position] + [note] + kept[position:]
+    nbformat.write(nb, str(path))
 
 
 def build_html(root: Path, log=print) -> Path:
