@@ -48,23 +48,29 @@ def montage(
     return fig
 
 
-def montage_by(catalog: pd.DataFrame, column: str, per_group: int = 6, seed: int = 0, tile: float = 1.2, caption: str | None = None) -> plt.Figure:
-    """One row per class of ``column`` with ``per_group`` random examples (seeded)."""
-    groups = sorted(catalog[column].dropna().unique(), key=str)
+def sample_rows(groups: Sequence[tuple[str, pd.DataFrame]], per_row: int, seed: int = 0, tile: float = 1.2,
+                size: int = 128, label_width: float = 1.2, fontsize: float = 9) -> plt.Figure:
+    """One row per ``(label, members)`` pair showing ``per_row`` seeded random members (by ``path``)."""
     rng = np.random.default_rng(seed)
-    fig, axes = plt.subplots(len(groups), per_group, figsize=(tile * per_group + 1.2, tile * len(groups)), squeeze=False)
-    for row, group in enumerate(groups):
-        members = catalog[catalog[column] == group]
-        picked = members.iloc[np.sort(rng.choice(len(members), size=min(per_group, len(members)), replace=False))]
-        for col in range(per_group):
+    fig, axes = plt.subplots(len(groups), per_row, figsize=(tile * per_row + label_width, tile * len(groups)), squeeze=False)
+    for row, (label, members) in enumerate(groups):
+        picked = members.iloc[np.sort(rng.choice(len(members), size=min(per_row, len(members)), replace=False))]
+        for col in range(per_row):
             ax = axes[row, col]
             ax.set_xticks([])
             ax.set_yticks([])
             for spine in ax.spines.values():
                 spine.set_visible(False)
             if col < len(picked):
-                ax.imshow(load_image(picked["path"].iloc[col], 128, "letterbox"))
-        axes[row, 0].set_ylabel(str(group).replace("_", " "), rotation=0, ha="right", va="center", fontsize=9)
+                ax.imshow(load_image(picked["path"].iloc[col], size, "letterbox"))
+        axes[row, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=fontsize)
+    return fig
+
+
+def montage_by(catalog: pd.DataFrame, column: str, per_group: int = 6, seed: int = 0, tile: float = 1.2, caption: str | None = None) -> plt.Figure:
+    """One row per class of ``column`` with ``per_group`` random examples (seeded)."""
+    groups = sorted(catalog[column].dropna().unique(), key=str)
+    fig = sample_rows([(str(g).replace("_", " "), catalog[catalog[column] == g]) for g in groups], per_group, seed, tile)
     if caption:
         fig.suptitle(caption, fontsize=10)
     fig.tight_layout(pad=0.2)

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from artsig.images import load_image
+from artsig.plots.common import sample_rows
 
 METHOD_COLOURS = {"DCEC": "#d62728", "CAE+KMeans": "#ff7f0e", "DEC": "#1f77b4", "EfficientNet+KMeans": "#2ca02c"}
 
@@ -64,25 +64,16 @@ def cluster_montage(catalog: pd.DataFrame, assignments: pd.DataFrame, method: st
         raise ValueError(f"no assignments for method={method!r}, k={k}")
     merged = part.merge(catalog.astype({"image_id": str}), on="image_id", how="left")
     describe = [c for c in describe if c in merged and merged[c].notna().any()]
-    clusters = sorted(merged["cluster"].unique())
-    rng = np.random.default_rng(seed)
-    fig, axes = plt.subplots(len(clusters), per_cluster, figsize=(tile * per_cluster + 2.2, tile * len(clusters) + 0.4), squeeze=False)
-    for row, cluster in enumerate(clusters):
+    rows = []
+    for cluster in sorted(merged["cluster"].unique()):
         members = merged[merged["cluster"] == cluster]
-        picked = members.iloc[np.sort(rng.choice(len(members), size=min(per_cluster, len(members)), replace=False))]
-        for col in range(per_cluster):
-            ax = axes[row, col]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_visible(False)
-            if col < len(picked):
-                ax.imshow(load_image(picked["path"].iloc[col], size, "letterbox"))
         text = [f"cluster {cluster} (n={len(members)})"]
         for column in describe:
             shares = members[column].value_counts(normalize=True)
             text.append(f"{str(shares.index[0]).replace('_', ' ')} {shares.iloc[0]:.0%}")
-        axes[row, 0].set_ylabel("\n".join(text), rotation=0, ha="right", va="center", fontsize=7.5)
+        rows.append(("\n".join(text), members))
+    fig = sample_rows(rows, per_cluster, seed, tile, size, label_width=2.2, fontsize=7.5)
+    fig.set_figheight(fig.get_figheight() + 0.4)
     fig.suptitle(f"{method}, k = {k}", fontsize=10)
     fig.tight_layout(pad=0.2, rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
     return fig
