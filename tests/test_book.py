@@ -92,3 +92,18 @@ def test_require_labels():
     require_labels(frame, ["style"], "x")
     with pytest.raises(ChapterSkipped, match="genre"):
         require_labels(frame, ["style", "genre"], "needs both")
+
+
+def test_relative_paths_strip_the_machine_from_papermill_metadata(tmp_path):
+    import nbformat
+
+    from artsig.book import relative_paths
+
+    path = tmp_path / "notebooks" / "01_x.ipynb"
+    path.parent.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["papermill"] = {"input_path": str(path), "output_path": str(path), "parameters": {}}
+    nbformat.write(nb, str(path))
+    relative_paths(path, tmp_path)
+    meta = nbformat.read(str(path), as_version=4).metadata["papermill"]
+    assert meta["input_path"] == meta["output_path"] == "notebooks/01_x.ipynb"

@@ -17,3 +17,13 @@ def test_montage_from_arrays_and_paths(tmp_path):
     assert label_distributions(catalog, ["style", "genre"]).axes
     table = pd.DataFrame({"stage": ["before", "after"], "class": ["x", "x"], "images": [3, 2]})
     assert class_bars(table) is not None
+
+
+def test_training_curves_adds_a_distance_panel_only_when_asked():
+    from artsig.plots.retrieval import training_curves
+
+    history = pd.DataFrame({"epoch": [0, 1, 2], "loss": [np.nan, 0.5, 0.3], "val_mAP": [0.1, 0.2, 0.25],
+                            "d_linked": [1.0, 0.5, 0.4], "d_random": [1.4, 1.2, 1.1]})
+    assert len(training_curves({"a": history}).axes) == 2
+    fig = training_curves({"a": history, "b": history}, distances=True)
+    assert len(fig.axes) == 3 and len(fig.axes[2].lines) == 4

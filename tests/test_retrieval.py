@@ -177,3 +177,24 @@ def test_clusters_scored_against_links():
         assert len(set(found[:3])) == 1 and len(set(found[3:6])) == 1 and found[0] != found[3] and found[0] >= 0, (method, found)
     with pytest.raises(ValueError, match="method"):
         cluster_signatures(points, "kmeans")
+
+
+def test_select_by_validation_keeps_the_best_validation_run(collection, tmp_path):
+    from artsig.retrieval import select_by_validation
+
+    catalog, links, _ = collection
+    config = TrainConfig(image_size=64, epochs=2, patience=2, batch_size=16, lr=1e-3, hard_pool=5)
+    selection = select_by_validation(catalog, links, config, "intra_margin", [0.05, 1.0], device="cpu", checkpoint_dir=tmp_path,
+                                     threads=1, progress=False)
+    table = selection.table
+    assert table["intra_margin"].tolist() == [0.05, 1.0]
+    best = table.loc[table["best val_mAP"].idxmax(), "intra_margin"]
+    assert selection.best_value == best and selection.config.intra_margin == best
+    assert table["chosen"].sum() == 1 and table.loc[table["chosen"], "intra_margin"].item() == best
+    assert set(selection.runs) == {0.05, 1.0} and selection.best is selection.runs[best]
+    # the history records the spread of the signatures: unit vectors, so squared distances lie in [0, 4]
+    history = selection.best.history
+    assert {"d_linked", "d_random"} <= set(history.columns)
+    assert ((history[["d_linked", "d_random"]] >= 0) & (history[["d_linked", "d_random"]] <= 4)).all().all()
+    with pytest.raises(ValueError, match="not a TrainConfig field"):
+        select_by_validation(catalog, links, config, "m2", [0.1], device="cpu", progress=False)

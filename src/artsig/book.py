@@ -152,9 +152,30 @@ def execute(root: Path, params: dict, only: list[str] | None = None, reference: 
                 f"notebook {source.relative_to(root)} failed in cell {exc.exec_count} "
                 f"({exc.ename}: {exc.evalue}); the executed copy with the traceback is {target.relative_to(root)}"
             ) from None
+        relative_paths(target, root)
         log(f"[artsig] {name} done in {time.time() - started:.0f} s")
         written.append(target)
     return written
+
+
+def relative_paths(path: Path, root: Path) -> None:
+    """Record papermill's input and output paths relative to the project root, so committed
+    notebooks do not carry the path of the machine that ran them."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    meta = nb.metadata.get("papermill", {})
+    changed = False
+    for key in ("input_path", "output_path"):
+        value = meta.get(key)
+        if value and Path(value).is_absolute():
+            try:
+                meta[key] = str(Path(value).resolve().relative_to(Path(root).resolve()))
+                changed = True
+            except ValueError:
+                pass
+    if changed:
+        nbformat.write(nb, str(path))
 
 
 def mark_skipped(path: Path, reason: str) -> None:

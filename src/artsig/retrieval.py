@@ -10,7 +10,7 @@ collection and cached on disk (:func:`trunk_activations`); an epoch only runs th
 (``trainable_blocks``) on those cached maps, which is what makes CPU training take seconds.
 
 Main entry points: :class:`TrainConfig`, :func:`train_signature_model`,
-:func:`compute_signatures`, :func:`evaluate_retrieval`, :class:`SignatureIndex`,
+:func:`select_by_validation`, :func:`evaluate_retrieval`, :class:`SignatureIndex`,
 :func:`cluster_signatures`, :func:`cluster_link_report`.
 """
 
@@ -509,7 +509,10 @@ def train_signature_model(
     current signatures. After each epoch the validation images query the whole collection; the
     best epoch's weights are kept (epoch 0 = the pretrained trunk) and saved to
     ``checkpoint_dir/<name>.pt`` with the history. A checkpoint with the same fingerprint is
-    loaded instead of training again unless ``retrain``.
+    loaded instead of training again unless ``retrain``. The history has one row per epoch:
+    loss, share of active triplets, validation mAP and recall@5, and ``d_linked`` / ``d_random``,
+    the mean squared distance of the training links and of 2000 fixed random pairs (a falling
+    ``d_random`` means the signatures are collapsing together).
     """
     import torch
     from tqdm import tqdm
@@ -551,12 +554,17 @@ def train_signature_model(
     seen_catalog = catalog.iloc[seen_rows].reset_index(drop=True)
     sigs_all = np.zeros((len(catalog), model.feature_dim), dtype=np.float32)
 
+    # fixed random pairs of seen images: their mean distance shows whether the signatures spread or collapse
+    spread_pairs = np.random.default_rng(config.seed + 1).choice(seen_rows, size=(2000, 2))
+
     def epoch_eval(epoch: int, loss: float, active: float, seconds: float, images: int) -> dict:
         sigs_all[seen_rows] = signatures_from_activations(model, activations[seen_rows])
         scores = evaluate_retrieval(sigs_all[seen_rows], seen_catalog, links, split="val", ks=(1, 5, 20))
         sigs = sigs_all
+        d_linked = float(((sigs[pairs_all[:, 0]] - sigs[pairs_all[:, 1]]) ** 2).sum(1).mean())
+        d_random = float(((sigs[spread_pairs[:, 0]] - sigs[spread_pairs[:, 1]]) ** 2).sum(1).mean())
         return {"epoch": epoch, "loss": loss, "active_triplets": active, "val_mAP": scores["mAP"], "val_recall@5": scores["recall@5"],
-                "train_images_per_s": images / seconds if seconds else np.nan}, sigs
+                "d_linked": d_linked, "d_random": d_random, "train_images_per_s": images / seconds if seconds else np.nan}, sigs
 
     row, sigs = epoch_eval(0, np.nan, np.nan, 0.0, 0)
     history = [row]
@@ -607,6 +615,65 @@ def train_signature_model(
                     "history": history.to_dict("list"), "split_block": model.split}, tmp)
         os.replace(tmp, target)
     return TrainResult(model, history, best_epoch, target)
+
+
+@dataclass
+class Selection:
+    """The outcome of :func:`select_by_validation`: one row per tried value, the chosen value,
+    its config and every run (keyed by value)."""
+
+    table: pd.DataFrame
+    field: str
+    best_value: object
+    config: TrainConfig
+    runs: dict
+
+    @property
+    def best(self) -> TrainResult:
+        return self.runs[self.best_value]
+
+
+def select_by_validation(
+    catalog: pd.DataFrame,
+    links: pd.DataFrame,
+    config: TrainConfig,
+    field: str,
+    values: Sequence,
+    activations: np.ndarray | None = None,
+    device: str = "auto",
+    checkpoint_dir: str | os.PathLike | None = None,
+    name: str = "signatures",
+    threads: int | None = 2,
+    progress: bool = True,
+) -> Selection:
+    """Train once per value of one :class:`TrainConfig` field; keep the value whose best epoch
+    has the highest validation mAP (ties: the earlier value). Test links are never looked at.
+
+    Used for the intra-sample margin ``m2``, whose useful range depends on how far apart the
+    linked works already are under the pretrained signatures (squared distances of unit
+    vectors lie in [0, 4]), so it is chosen per collection rather than fixed.
+    """
+    if field not in TrainConfig.__dataclass_fields__:
+        raise ValueError(f"field {field!r} is not a TrainConfig field")
+    values = list(values)
+    if not values:
+        raise ValueError(f"select_by_validation: no values given for {field}")
+    runs, rows = {}, []
+    for value in values:
+        variant = config.replace(**{field: value})
+        make_deterministic(config.seed, threads)
+        label = str(value).replace(".", "p").replace("-", "m")
+        run = train_signature_model(catalog, links, variant, activations=activations, device=device, checkpoint_dir=checkpoint_dir,
+                                    name=f"{name}_{field}_{label}", progress=progress)
+        runs[value] = run
+        history = run.history
+        best_row = history.loc[history["epoch"] == run.best_epoch].iloc[0]
+        rows.append({field: value, "epochs run": int(history["epoch"].max()), "best epoch": run.best_epoch,
+                     "val_mAP at epoch 0": float(history["val_mAP"].iloc[0]), "best val_mAP": float(best_row["val_mAP"])})
+    table = pd.DataFrame(rows)
+    best_value = values[int(np.argmax(table["best val_mAP"].to_numpy()))]
+    table["chosen"] = [v == best_value for v in values]
+    return Selection(table, field, best_value, config.replace(**{field: best_value}), runs)
 
 
 def load_signature_model(checkpoint: str | os.PathLike, device: str = "auto"):

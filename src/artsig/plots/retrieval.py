@@ -16,19 +16,31 @@ FALSE_COLOUR = "#c8c8c8"
 QUERY_COLOUR = "#1f5fbf"
 
 
-def training_curves(histories: Mapping[str, pd.DataFrame], title: str | None = None) -> plt.Figure:
-    """Validation mAP (left) and training loss (right) per epoch, one line per run."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.2))
-    for name, history in histories.items():
-        left.plot(history["epoch"], history["val_mAP"], marker="o", ms=3, label=name)
+def training_curves(histories: Mapping[str, pd.DataFrame], title: str | None = None, distances: bool = False) -> plt.Figure:
+    """Validation mAP (left) and training loss (right) per epoch, one line per run.
+
+    With ``distances`` a third panel shows the mean squared distance of the training links
+    (solid) and of random pairs (dashed): both falling together is a collapse of the signatures.
+    """
+    fig, axes = plt.subplots(1, 3 if distances else 2, figsize=(13 if distances else 9, 3.2))
+    left, right = axes[0], axes[1]
+    for i, (name, history) in enumerate(histories.items()):
+        colour = f"C{i % 10}"
+        left.plot(history["epoch"], history["val_mAP"], marker="o", ms=3, label=name, color=colour)
         trained = history[history["epoch"] > 0]
-        right.plot(trained["epoch"], trained["loss"], marker="o", ms=3, label=name)
+        right.plot(trained["epoch"], trained["loss"], marker="o", ms=3, label=name, color=colour)
+        if distances and {"d_linked", "d_random"} <= set(history.columns):
+            axes[2].plot(history["epoch"], history["d_linked"], marker="o", ms=3, color=colour)
+            axes[2].plot(history["epoch"], history["d_random"], ls="--", color=colour)
     left.set(xlabel="epoch (0 = pretrained)", ylabel="validation mAP", title="validation mAP")
     right.set(xlabel="epoch", ylabel="mean loss", title="training loss")
     right.set_yscale("log")
+    if distances:
+        axes[2].set(xlabel="epoch (0 = pretrained)", ylabel="mean squared distance", title="linked pairs (solid), random pairs (dashed)", ylim=(0, None))
     left.legend(fontsize=7)
-    for ax in (left, right):
+    for ax in axes:
         ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
