@@ -184,3 +184,19 @@ def test_bad_arguments(tmp_path):
         generate_benchmark(tmp_path / "x", count=0)
     with pytest.raises(ValueError, match="size"):
         generate_benchmark(tmp_path / "x", size=8)
+
+
+def test_refuses_a_folder_drawn_by_another_generator_version(bench, tmp_path):
+    import shutil
+
+    root, metadata, _ = bench
+    for victim, change in (("metadata.csv", lambda b: b.replace(b"m00", b"m99", 1)), (metadata["file"].iloc[0], lambda b: b[:-10] + b"\0" * 10)):
+        copy = tmp_path / f"stale-{len(victim)}"
+        shutil.copytree(root, copy)
+        path = copy / victim
+        changed = change(path.read_bytes())
+        assert changed != path.read_bytes()
+        path.write_bytes(changed)
+        with pytest.raises(FileExistsError, match="another version of the procedural generator"):
+            generate_benchmark(copy, count=COUNT, size=SIZE, seed=0, progress=False)
+        assert path.read_bytes() == changed  # refused, not overwritten

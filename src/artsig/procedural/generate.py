@@ -170,6 +170,27 @@ def _check_args(count: int, size: int, seed: int, n_jobs: int | None) -> None:
         raise ValueError(f"n_jobs must be None or a positive integer, got {n_jobs!r}")
 
 
+def _check_drawn_by_this_generator(root: Path, count: int, size: int, seed: int, probes: int = 2) -> None:
+    """Refuse a complete folder whose tables or first images differ from what this code draws.
+
+    The spec only records GENERATOR_VERSION; a generator changed without bumping it would
+    otherwise hand back stale images and numbers that no longer match the book. Checking the
+    two tables and ``probes`` images byte for byte costs well under a second.
+    """
+    works, families = plan_works(count, seed)
+    metadata, links = tables(works, families)
+    stale = [name for name, table in (("metadata.csv", metadata), ("links.csv", links))
+             if (root / name).read_bytes() != table.to_csv(index=False).encode()]
+    for work, file in list(zip(works, metadata["file"]))[:probes]:
+        path = root / file
+        if path.exists() and path.read_bytes() != encode_jpeg(render_spec(work_spec(work), size), JPEG_QUALITY):
+            stale.append(file)
+    if stale:
+        raise FileExistsError(f"{root} was drawn by another version of the procedural generator ({', '.join(stale)} "
+                              f"differ from what this version draws, although spec.json says version {GENERATOR_VERSION}); "
+                              f"refusing to use or overwrite it. Remove the folder to regenerate it, or choose another data_dir.")
+
+
 def generate_benchmark(root: str | os.PathLike, count: int = 2000, size: int = 256, seed: int = 0,
                        n_jobs: int | None = None, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Generate (or reuse) the procedural-art benchmark in `root`; returns (metadata, links).
@@ -203,6 +224,7 @@ def generate_benchmark(root: str | os.PathLike, count: int = 2000, size: int = 2
                                   f"(found vs requested: {diff}); refusing to overwrite it. Remove the folder or "
                                   f"choose another root.")
         if complete and (root / "metadata.csv").exists() and (root / "links.csv").exists():
+            _check_drawn_by_this_generator(root, count, size, seed)
             metadata, links = read_benchmark(root)
             present = set(os.listdir(images)) if images.is_dir() else set()
             if all(Path(f).name in present for f in metadata["file"]):
