@@ -72,6 +72,8 @@ class TrainConfig:
     Loss: ``max(0, margin + d(A,B) - d_neg + intra)`` with squared Euclidean distances between
     L2-normalised signatures; ``d_neg = min(d(A,C), d(B,C))`` with ``anchor_swap`` else
     ``d(A,C)``; ``intra = max(0, d(A,B) - intra_margin)`` unless ``intra_margin`` is None.
+    An ``intra_margin`` far below the distance linked pairs start at pulls every pair and can
+    collapse the signatures; choose it per collection with :func:`select_by_validation`.
     """
 
     backbone: str = "efficientnet_lite0"
