@@ -608,6 +608,20 @@ def _kept_val_loss(curve: pd.DataFrame) -> float:
     return float(kept["val_loss"].iloc[-1] if len(kept) else last["val_loss"].min())
 
 
+def _best_on_validation(table: pd.DataFrame) -> str:
+    """The row with the highest validation accuracy, ties to the lower validation loss."""
+    return table.sort_values(["val_accuracy", "val_loss"], ascending=[False, True], kind="stable")["row"].iloc[0]
+
+
+def _study(results: dict, data: dict) -> dict:
+    """A study dict from per-row results: table, tidy curves, results, best row, data."""
+    table = pd.DataFrame([r["summary"] for r in results.values()])
+    table.insert(0, "task", data["label"])
+    curves = pd.concat([r["curve"] for r in results.values()], ignore_index=True)
+    curves.insert(0, "task", data["label"])
+    return {"table": table, "curves": curves, "results": results, "best": _best_on_validation(table), "data": data}
+
+
 def run_study(
     data: dict,
     plan: pd.DataFrame | None = None,
@@ -643,12 +657,7 @@ def run_study(
             data, row.model, row.training, lr, epochs, patience, head_epochs, head_patience, batch_size, seed, data_dir, init, progress, feature_cache
         )
         results[result["summary"]["row"]] = result
-    table = pd.DataFrame([r["summary"] for r in results.values()])
-    table.insert(0, "task", data["label"])
-    curves = pd.concat([r["curve"] for r in results.values()], ignore_index=True)
-    curves.insert(0, "task", data["label"])
-    best = table.sort_values(["val_accuracy", "val_loss"], ascending=[False, True], kind="stable")["row"].iloc[0]
-    return {"table": table, "curves": curves, "results": results, "best": best, "data": data}
+    return _study(results, data)
 
 
 def transfer_study(
@@ -678,7 +687,7 @@ def transfer_study(
     table = genre_study["table"]
     trained = table[~table["training"].str.startswith("frozen")]
     pool = trained if len(trained) else table
-    source = pool.sort_values(["val_accuracy", "val_loss"], ascending=[False, True], kind="stable")["row"].iloc[0]
+    source = _best_on_validation(pool)
     best = genre_study["results"][source]
     s = best["summary"]
     training = "fine-tuned" if s["training"].startswith("frozen") else s["training"]
@@ -703,12 +712,7 @@ def transfer_study(
         result["summary"].update(row=f"{s['model']} direct {kind.replace('from scratch', 'scratch')}")
         result["curve"]["row"] = result["summary"]["row"]
         results[result["summary"]["row"]] = result
-    table = pd.DataFrame([r["summary"] for r in results.values()])
-    table.insert(0, "task", data["label"])
-    curves = pd.concat([r["curve"] for r in results.values()], ignore_index=True)
-    curves.insert(0, "task", data["label"])
-    best_row = table.sort_values(["val_accuracy", "val_loss"], ascending=[False, True], kind="stable")["row"].iloc[0]
-    return {"table": table, "curves": curves, "results": results, "best": best_row, "data": data}
+    return _study(results, data)
 
 
 # --- inspection --------------------------------------------------------------------------------
