@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from artsig.catalog import CatalogError
+from artsig.links import pairs_within_groups
 
 log = logging.getLogger(__name__)
 
@@ -210,13 +211,7 @@ def read_annotations(path: str | os.PathLike, catalog: pd.DataFrame, on_error: s
 
 def accepted_pairs(annotations: pd.DataFrame) -> pd.DataFrame:
     """Every pair of images accepted in the same cluster, as POSITIVE links."""
-    rows = []
-    for _, members in annotations[annotations["decision"] == "accept"].groupby("cluster", sort=True):
-        ids = sorted(members["image_id"].astype(str).unique())
-        rows += [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:]]
-    pairs = pd.DataFrame(rows, columns=["image_id_a", "image_id_b"]).drop_duplicates(ignore_index=True)
-    pairs["type"] = "POSITIVE"
-    return pairs
+    return pairs_within_groups(annotations[annotations["decision"] == "accept"], "cluster")
 
 
 def annotation_summary(annotations: pd.DataFrame) -> dict:

@@ -124,13 +124,19 @@ def links_from_column(catalog: pd.DataFrame, column: str = "motif") -> pd.DataFr
     """POSITIVE links between every two images that share a non-empty value of ``column``."""
     if column not in catalog:
         raise LinksError(f"catalog has no column {column!r} to derive links from")
+    return pairs_within_groups(catalog.dropna(subset=[column]), column)
+
+
+def pairs_within_groups(table: pd.DataFrame, group_column: str) -> pd.DataFrame:
+    """POSITIVE links between every two distinct ``image_id`` of each group of ``group_column``
+    (groups and ids in sorted order, each pair once)."""
     rows = []
-    for _, group in catalog.dropna(subset=[column]).groupby(column, sort=True):
-        ids = sorted(group["image_id"].astype(str))
+    for _, group in table.groupby(group_column, sort=True):
+        ids = sorted(group["image_id"].astype(str).unique())
         rows += [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:]]
-    table = pd.DataFrame(rows, columns=["image_id_a", "image_id_b"])
-    table["type"] = "POSITIVE"
-    return table
+    pairs = pd.DataFrame(rows, columns=["image_id_a", "image_id_b"]).drop_duplicates(ignore_index=True)
+    pairs["type"] = "POSITIVE"
+    return pairs
 
 
 def load_links(
