@@ -191,6 +191,7 @@ def test_select_by_validation_keeps_the_best_validation_run(collection, tmp_path
     best = table.loc[table["best val_mAP"].idxmax(), "intra_margin"]
     assert selection.best_value == best and selection.config.intra_margin == best
     assert table["chosen"].sum() == 1 and table.loc[table["chosen"], "intra_margin"].item() == best
+    assert {"d_linked", "d_random"} <= set(table.columns)
     assert set(selection.runs) == {0.05, 1.0} and selection.best is selection.runs[best]
     # the history records the spread of the signatures: unit vectors, so squared distances lie in [0, 4]
     history = selection.best.history

@@ -650,6 +650,7 @@ def select_by_validation(
 ) -> Selection:
     """Train once per value of one :class:`TrainConfig` field; keep the value whose best epoch
     has the highest validation mAP (ties: the earlier value). Test links are never looked at.
+    The table has one row per value, with the spread (``d_linked``, ``d_random``) at the kept epoch.
 
     Used for the intra-sample margin ``m2``, whose useful range depends on how far apart the
     linked works already are under the pretrained signatures (squared distances of unit
@@ -671,10 +672,11 @@ def select_by_validation(
         history = run.history
         best_row = history.loc[history["epoch"] == run.best_epoch].iloc[0]
         rows.append({field: value, "epochs run": int(history["epoch"].max()), "best epoch": run.best_epoch,
-                     "val_mAP at epoch 0": float(history["val_mAP"].iloc[0]), "best val_mAP": float(best_row["val_mAP"])})
+                     "val_mAP at epoch 0": float(history["val_mAP"].iloc[0]), "best val_mAP": float(best_row["val_mAP"]),
+                     "d_linked": float(best_row["d_linked"]), "d_random": float(best_row["d_random"])})
     table = pd.DataFrame(rows)
     best_value = values[int(np.argmax(table["best val_mAP"].to_numpy()))]
-    table["chosen"] = [v == best_value for v in values]
+    table.insert(table.columns.get_loc("best val_mAP") + 1, "chosen", [v == best_value for v in values])
     return Selection(table, field, best_value, config.replace(**{field: best_value}), runs)
 
 
