@@ -6,7 +6,14 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml | cksum | cut -d' ' -f1)
 ARGS   ?=
 
-.PHONY: install book test unit nbval notebooks lab bench clean
+NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
+# Another machine, simulated: every math library asked for another kernel path, and one CPU.
+# artsig.determinism pins them back, so the checked cells must print what the references hold.
+ELSEWHERE := ONEDNN_MAX_CPU_ISA=SSE41 DNNL_MAX_CPU_ISA=SSE41 ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE \
+             MKL_ENABLE_INSTRUCTIONS=SSE4_2 NPY_DISABLE_CPU_FEATURES=X86_V3 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=2
+KERNEL_CHECK_CHAPTER ?= notebooks/05_dcec.ipynb
+
+.PHONY: install book test unit nbval kernel-check notebooks notebooks-elsewhere lab bench clean
 
 install: $(STAMP)
 
@@ -21,19 +28,29 @@ book: install
 	$(PY) -m artsig book $(ARGS)
 
 test: install
-	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider -q $(ARGS)
+	$(PY) -m pytest tests notebooks $(NBVAL) -p no:cacheprovider -q $(ARGS)
+	$(MAKE) --no-print-directory kernel-check
+
+# one chapter's checked cells again, on the simulated other machine (see ELSEWHERE)
+kernel-check: install
+	env $(ELSEWHERE) taskset -c 0 $(PY) -m pytest $(KERNEL_CHECK_CHAPTER) $(NBVAL) -p no:cacheprovider -q
 
 unit: install
 	$(PY) -m pytest tests -q $(ARGS)
 
 nbval: install
-	$(PY) -m pytest notebooks --nbval-lax --nbval-current-env -q $(ARGS)
+	$(PY) -m pytest notebooks $(NBVAL) -q $(ARGS)
 
 notebooks: install
 	$(PY) -m artsig book --reference $(ARGS)
 
+# the references as the simulated other machine (ELSEWHERE, one CPU) writes them
+notebooks-elsewhere: install
+	env $(ELSEWHERE) taskset -c 0 $(PY) -m artsig book --reference $(ARGS)
+
 lab: install
-	$(VENV)/bin/jupyter lab notebooks
+	env $$($(PY) -c "from artsig.determinism import pinned_environment as e; print(' '.join(f'{k}={v}' for k, v in e().items()))") \
+		$(VENV)/bin/jupyter lab notebooks
 
 bench: install
 	for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -187,3 +187,21 @@ def test_run_study_transfer_save_and_predict(catalog, genre, data_dir, tmp_path)
 
     with pytest.raises(FileNotFoundError, match="no saved model"):
         cls.predict(catalog["path"].iloc[0], tmp_path / "nowhere")
+
+
+def test_verdicts_compare_rows_on_the_same_test_images(genre):
+    test = (genre["catalog"]["split"] == "test").to_numpy()
+    y = genre["y"][test]
+    n_classes = len(genre["classes"])
+    right = np.eye(n_classes)[y]
+    wrong = np.eye(n_classes)[(y + 1) % n_classes]
+    table = pd.DataFrame({"row": ["good pretrained", "bad scratch"], "pretrained": [True, False], "val_accuracy": [0.9, 0.2], "val_loss": [0.1, 2.0]})
+    study = {"data": genre, "table": table, "results": {"good pretrained": {"probs": right}, "bad scratch": {"probs": wrong}}}
+    assert cls.correct(study, "good pretrained").mean() == 1.0 and cls.correct(study, "bad scratch").mean() == 0.0
+    verdict = cls.pretrained_vs_scratch(study)
+    assert verdict.name_a == "good pretrained" and verdict.outcome == "better" and verdict.difference == 1.0
+    same = cls.compare_rows({**study, "results": {"good pretrained": {"probs": right}, "bad scratch": {"probs": right}}}, "good pretrained", "bad scratch")
+    assert same.outcome == "no clear difference"
+    with pytest.raises(KeyError, match="not in the study"):
+        cls.compare_rows(study, "good pretrained", "missing")
+    assert cls.pretrained_vs_scratch({**study, "table": table.iloc[:1]}) is None

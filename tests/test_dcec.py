@@ -225,3 +225,41 @@ def test_study_labels_keeps_what_the_catalog_has():
     catalog = pd.DataFrame({"image_id": ["a", "b", "c"], "genre": ["x", "y", "x"], "palette": ["p", "q", "p"], "artist": ["m", "m", "m"]})
     assert dcec.study_labels(catalog) == ["genre"]  # a single artist says nothing
     assert dcec.study_labels(catalog, extra=("palette", "missing")) == ["genre", "palette"]
+
+
+def test_claim_intervals_and_baseline_comparison_follow_the_labels():
+    rng = np.random.default_rng(0)
+    n = 300
+    style, genre = rng.integers(0, 3, n), rng.integers(0, 3, n)
+    catalog = pd.DataFrame({"image_id": [f"w{i}" for i in range(n)], "style": style.astype(str), "genre": genre.astype(str)})
+    rows = []
+    for method, k, cluster in (("DCEC", 3, genre), ("DCEC", 7, rng.integers(0, 7, n)), ("EfficientNet+KMeans", 3, style),
+                               ("EfficientNet+KMeans", 7, style)):
+        rows.append(pd.DataFrame({"image_id": catalog["image_id"], "method": method, "k": k, "cluster": cluster}))
+    assignments = pd.concat(rows, ignore_index=True)
+    table = dcec.claim_intervals(assignments, catalog, methods=("DCEC", "EfficientNet+KMeans"), n_boot=200).set_index(["method", "k"])
+    assert table.loc[("DCEC", 3), "closer_to"] == "genre" and table.loc[("DCEC", 3), "low"] > 0
+    assert table.loc[("EfficientNet+KMeans", 3), "closer_to"] == "style"
+    assert table.loc[("DCEC", 7), "closer_to"] == "no clear difference"
+    external = pd.DataFrame([{"method": m, "k": k, "label": lab, "nmi": table.loc[(m, k), f"nmi_{lab}"]}
+                             for m, k in table.index for lab in ("style", "genre")])
+    text = dcec.verdict(external, "DCEC", 3, 7, intervals=table.reset_index())
+    assert "Coarse clusters follow style: no," in text and "Finer clusters follow content (genre): no clear difference" in text
+    versus = dcec.versus_baseline(assignments, catalog, "DCEC", "EfficientNet+KMeans", ks=(3,), n_boot=200)
+    by_label = {c.metric: c for c in versus}
+    assert by_label["NMI with style"].outcome == "worse" and by_label["NMI with genre"].outcome == "better"
+    assert dcec.claim_intervals(assignments, catalog.drop(columns="genre")).empty
+
+
+def test_gap_shift_inside_the_noise_reads_neither_way():
+    rng = np.random.default_rng(1)
+    n = 300
+    style, genre = rng.integers(0, 3, n), rng.integers(0, 3, n)
+    catalog = pd.DataFrame({"image_id": [f"w{i}" for i in range(n)], "style": style.astype(str), "genre": genre.astype(str)})
+    assignments = pd.concat([pd.DataFrame({"image_id": catalog["image_id"], "method": "DCEC", "k": k, "cluster": rng.integers(0, k, n)})
+                             for k in (3, 7)], ignore_index=True)
+    shift = dcec.gap_shift(assignments, catalog, "DCEC", 3, 7, n_boot=200)
+    assert shift.outcome == "no clear difference"
+    external = pd.DataFrame([{"method": "DCEC", "k": k, "label": lab, "nmi": 0.1} for k in (3, 7) for lab in ("style", "genre")])
+    assert "neither way clearly" in dcec.verdict(external, "DCEC", 3, 7, shift=shift)
+    assert dcec.gap_shift(assignments, catalog.drop(columns="style")) is None

@@ -199,3 +199,44 @@ def test_select_by_validation_keeps_the_best_validation_run(collection, tmp_path
     assert ((history[["d_linked", "d_random"]] >= 0) & (history[["d_linked", "d_random"]] <= 4)).all().all()
     with pytest.raises(ValueError, match="not a TrainConfig field"):
         select_by_validation(catalog, links, config, "m2", [0.1], device="cpu", progress=False)
+
+
+def test_select_by_validation_keeps_the_largest_value_within_the_noise(collection, tmp_path):
+    from artsig.retrieval import build_signature_model, select_by_validation, trunk_activations
+
+    catalog, links, _ = collection
+    config = TrainConfig(image_size=64, epochs=2, patience=2, batch_size=16, lr=1e-3, hard_pool=5)
+    activations = trunk_activations(build_signature_model(config, device="cpu"), catalog, progress=False)
+    values = [0.05, 0.5, 1.0]
+    selection = select_by_validation(catalog, links, config, "intra_margin", values, activations=activations, device="cpu",
+                                     checkpoint_dir=tmp_path, threads=1, progress=False)
+    table = selection.table.set_index("intra_margin")
+    assert {"val AP minus top", "interval low", "interval high"} <= set(table.columns)
+    top = table["best val_mAP"].idxmax()
+    assert table.loc[top, "val AP minus top"] == 0
+    tied = [v for v in values if table.loc[v, "interval high"] >= 0]  # not clearly below the top value
+    assert top in tied and selection.best_value == max(tied)
+    assert table["chosen"].sum() == 1 and table.loc[selection.best_value, "chosen"]
+    with pytest.raises(ValueError, match="prefer must be"):
+        select_by_validation(catalog, links, config, "intra_margin", [0.5], activations=activations, device="cpu", threads=1,
+                             progress=False, prefer="median")
+
+
+def test_loss_term_intervals_and_signature_comparison(collection):
+    from artsig.retrieval import LOSS_VARIANTS, compare_signatures, loss_term_intervals
+
+    catalog, links, _ = collection
+    rng = np.random.default_rng(0)
+    family = catalog["component"].to_numpy()
+    codes = pd.factorize(pd.Series(family))[0]
+    centres = rng.normal(size=(codes.max() + 1, 16))
+    good = centres[codes] + 0.1 * rng.normal(size=(len(catalog), 16))
+    noise = rng.normal(size=(len(catalog), 16))
+    signatures = {f"fine-tuned ({name})": (good if name in ("full loss", "no anchor swap") else noise) for name in LOSS_VARIANTS}
+    table = loss_term_intervals(signatures, catalog, links, split="test")
+    intra = table.set_index("term").loc["intra-sample term"]
+    swap = table.set_index("term").loc["anchor swap"]
+    assert intra["verdict"].startswith("raises") and intra["interval low"] > 0
+    assert swap["mean effect"] == 0 and swap["verdict"].startswith("no clear effect")
+    c = compare_signatures({"good": good, "noise": noise}, "good", "noise", catalog, links, split="test")
+    assert c.outcome == "better" and c.groups <= c.items

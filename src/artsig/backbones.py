@@ -161,15 +161,12 @@ LITE_STYLE_STAGES = (2, 3, 4)
 
 
 def torch_threads(n: int | None = None) -> int:
-    """Set torch's intra-op threads to ``n`` (default: the CPUs this process may use); return it."""
+    """Set torch's intra-op threads to ``n`` (default: the pinned count of :mod:`artsig.determinism`); return it."""
     import torch
 
-    if n is None:
-        try:
-            n = len(os.sched_getaffinity(0))
-        except AttributeError:  # macOS / Windows
-            n = os.cpu_count() or 1
-    n = max(1, int(n))
+    from artsig import determinism
+
+    n = max(1, int(n if n is not None else determinism.threads()))
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n

@@ -54,7 +54,6 @@ FINETUNE_LR = 3e-5
 WARMUP_EPOCHS = 2  # rows trained from random weights: early stopping watches from epoch 3 on
 METRIC_COLUMNS = ("accuracy", "precision", "recall", "f1", "top_k_accuracy")
 
-_CONFIGURED: dict = {}
 _IMAGENET_STATUS: dict[str, str | None] = {}
 
 
@@ -68,30 +67,12 @@ def configure(seed: int = 0, device: str = "auto", threads: int | None = 2) -> s
     a later call with other counts warns). ``device="cpu"`` hides GPUs from TensorFlow.
     Returns the device in use (``"cpu"`` or ``"gpu"``).
     """
+    from artsig import determinism
     from artsig.devices import resolve_device
 
     resolved = resolve_device(device)
-    # only effective before TensorFlow's first import; hides C++ log spam ("NodeDef mentions
-    # attribute use_unbounded_threadpool", CUDA probing) -- real failures still raise in Python
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
-    import keras
-
-    if not _CONFIGURED:
-        try:
-            if resolved == "cpu":
-                tf.config.set_visible_devices([], "GPU")
-            if threads:
-                tf.config.threading.set_intra_op_parallelism_threads(int(threads))
-                tf.config.threading.set_inter_op_parallelism_threads(1)
-        except RuntimeError as exc:  # TensorFlow already initialised by someone else
-            warnings.warn(f"TensorFlow was already initialised; threads={threads} / device={device!r} not applied ({exc})")
-        tf.config.experimental.enable_op_determinism()
-        tf.get_logger().setLevel("ERROR")  # no "tf.function retracing" chatter in the chapter's output
-        _CONFIGURED.update(threads=threads, device=resolved)
-    elif threads != _CONFIGURED.get("threads"):
-        warnings.warn(f"configure(threads={threads}) ignored: TensorFlow already runs with threads={_CONFIGURED.get('threads')}")
-    keras.utils.set_random_seed(int(seed))
+    determinism.configure(seed, n_threads=threads)
+    tf = determinism.configure_tensorflow(device=resolved)
     gpus = tf.config.get_visible_devices("GPU")
     return "gpu" if gpus else "cpu"
 
@@ -713,6 +694,46 @@ def transfer_study(
         result["curve"]["row"] = result["summary"]["row"]
         results[result["summary"]["row"]] = result
     return _study(results, data)
+
+
+# --- verdicts ----------------------------------------------------------------------------------
+
+
+def correct(study: dict, row: str) -> np.ndarray:
+    """1.0 where ``row`` predicts a test image's class right, else 0.0 (test images in catalog order)."""
+    data = study["data"]
+    y = data["y"][(data["catalog"]["split"] == "test").to_numpy()]
+    return (study["results"][row]["probs"].argmax(1) == y).astype(float)
+
+
+def compare_rows(study: dict, row_a: str, row_b: str, seed: int = 0):
+    """Test accuracy of two rows on the same test images, with a paired bootstrap interval."""
+    from artsig.comparison import paired_bootstrap
+
+    for row in (row_a, row_b):
+        if row not in study["results"]:
+            raise KeyError(f"row {row!r} is not in the study (rows: {list(study['results'])})")
+    return paired_bootstrap(correct(study, row_a), correct(study, row_b), row_a, row_b, metric="test accuracy", seed=seed)
+
+
+def pretrained_vs_scratch(study: dict, seed: int = 0):
+    """The best pretrained row against the best row from random weights, each chosen on
+    validation (as the study chooses its best row); None when one kind is missing."""
+    table = study["table"]
+    pre, scratch = table[table["pretrained"]], table[~table["pretrained"]]
+    if pre.empty or scratch.empty:
+        return None
+    return compare_rows(study, _best_on_validation(pre), _best_on_validation(scratch), seed=seed)
+
+
+def transfer_vs_direct(style_study: dict, seed: int = 0):
+    """The transfer row against the best direct row (chosen on validation) of :func:`transfer_study`."""
+    table = style_study["table"]
+    transfer = table[table["row"].str.contains(" transfer from ")]
+    direct = table[table["row"].str.contains(" direct ")]
+    if transfer.empty or direct.empty:
+        return None
+    return compare_rows(style_study, transfer["row"].iloc[0], _best_on_validation(direct), seed=seed)
 
 
 # --- inspection --------------------------------------------------------------------------------

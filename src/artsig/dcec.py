@@ -74,15 +74,10 @@ def deterministic(seed: int = 0, threads: int | None = 2) -> None:
     On CUDA this also sets ``CUBLAS_WORKSPACE_CONFIG`` (needed by deterministic cuBLAS);
     results are repeatable on one machine and one device type, not across CPU and GPU.
     """
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch = _torch()
-    from artsig.devices import seed_everything
+    from artsig import determinism
 
-    seed_everything(seed, torch_threads=threads)
-    torch.use_deterministic_algorithms(True)
-    if torch.backends.cudnn.is_available():
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
+    _torch()
+    determinism.configure(seed, n_threads=threads)
 
 
 def subsample(catalog: pd.DataFrame, n: int | None, seed: int = 0) -> pd.DataFrame:
@@ -795,18 +790,115 @@ def claim_check(external: pd.DataFrame, method: str = "DCEC", coarse: int = 3, f
     return pd.DataFrame(rows)
 
 
-def verdict(external: pd.DataFrame, method: str = "DCEC", coarse: int = 3, fine: int = 7, metric: str = "nmi") -> str:
-    """A sentence per claim, derived from the numbers (for the chapter's conclusion)."""
+def claim_intervals(assignments: pd.DataFrame, catalog: pd.DataFrame, methods: Sequence[str] = CLUSTERING_METHODS, ks: Sequence[int] = (3, 7),
+                    seed: int = 0, n_boot: int = 500) -> pd.DataFrame:
+    """NMI with genre minus NMI with style per (method, k), with a 95 % bootstrap interval over
+    the clustered images, and which label the clusters are closer to ("no clear difference"
+    when the interval holds zero). Empty when the catalog lacks style or genre."""
+    from artsig.comparison import bootstrap_statistic, nmi_fast
+
+    if not {"style", "genre"} <= set(catalog.columns):
+        return pd.DataFrame(columns=["method", "k", "nmi_genre", "nmi_style", "genre_minus_style", "low", "high", "closer_to"])
+    by_id = catalog.set_index(catalog["image_id"].astype(str))
+    rows = []
+    for method in methods:
+        for k in ks:
+            part = assignments[(assignments["method"] == method) & (assignments["k"] == k)]
+            if part.empty:
+                continue
+            truth = by_id.loc[part["image_id"].astype(str)]
+            known = (truth["style"].notna() & truth["genre"].notna()).to_numpy()
+            cluster = part["cluster"].to_numpy()[known]
+            style, genre = truth["style"].to_numpy()[known], truth["genre"].to_numpy()[known]
+            c = bootstrap_statistic(lambda r: (nmi_fast(genre[r], cluster[r]), nmi_fast(style[r], cluster[r])), len(cluster),
+                                    "genre", "style", "NMI", n_boot=n_boot, seed=seed)
+            closer = {"better": "genre", "worse": "style", "no clear difference": "no clear difference"}[c.outcome]
+            rows.append({"method": method, "k": k, "nmi_genre": c.mean_a, "nmi_style": c.mean_b, "genre_minus_style": c.difference,
+                         "low": c.low, "high": c.high, "closer_to": closer})
+    return pd.DataFrame(rows)
+
+
+def gap_shift(assignments: pd.DataFrame, catalog: pd.DataFrame, method: str = "DCEC", coarse: int = 3, fine: int = 7,
+              seed: int = 0, n_boot: int = 500):
+    """How far the genre-minus-style NMI gap moves from ``coarse`` to ``fine`` clusters, with a
+    bootstrap interval over the images (both clusterings scored on each resample); None when
+    the catalog lacks style or genre or a clustering is missing."""
+    from artsig.comparison import bootstrap_statistic, nmi_fast
+
+    if not {"style", "genre"} <= set(catalog.columns):
+        return None
+    by_id = catalog.set_index(catalog["image_id"].astype(str))
+    parts = [assignments[(assignments["method"] == method) & (assignments["k"] == k)].set_index("image_id")["cluster"] for k in (coarse, fine)]
+    if any(part.empty for part in parts):
+        return None
+    truth = by_id.loc[parts[0].index.astype(str)]
+    known = (truth["style"].notna() & truth["genre"].notna()).to_numpy()
+    style, genre = truth["style"].to_numpy()[known], truth["genre"].to_numpy()[known]
+    c_coarse, c_fine = parts[0].to_numpy()[known], parts[1].reindex(parts[0].index).to_numpy()[known]
+
+    def gaps(r):
+        return (nmi_fast(genre[r], c_fine[r]) - nmi_fast(style[r], c_fine[r]),
+                nmi_fast(genre[r], c_coarse[r]) - nmi_fast(style[r], c_coarse[r]))
+
+    return bootstrap_statistic(gaps, len(style), f"gap at k={fine}", f"gap at k={coarse}", "genre-minus-style NMI", n_boot=n_boot, seed=seed)
+
+
+def versus_baseline(assignments: pd.DataFrame, catalog: pd.DataFrame, method: str = "DCEC", baseline: str = "EfficientNet+KMeans",
+                    ks: Sequence[int] = (3, 7), labels: Sequence[str] = ("style", "genre"), seed: int = 0, n_boot: int = 500) -> list:
+    """``method`` against the ``baseline`` clustering of the same images: NMI with each label at
+    each k, with a paired bootstrap interval over the images (:class:`artsig.comparison.Comparison`)."""
+    from artsig.comparison import bootstrap_statistic, nmi_fast
+
+    by_id = catalog.set_index(catalog["image_id"].astype(str))
+    out = []
+    for k in ks:
+        a = assignments[(assignments["method"] == method) & (assignments["k"] == k)].set_index("image_id")["cluster"]
+        b = assignments[(assignments["method"] == baseline) & (assignments["k"] == k)].set_index("image_id")["cluster"]
+        if a.empty or b.empty:
+            continue
+        b = b.reindex(a.index)
+        for label in labels:
+            if label not in by_id:
+                continue
+            truth = by_id.loc[a.index.astype(str), label]
+            known = truth.notna().to_numpy()
+            y, ca, cb = truth.to_numpy()[known], a.to_numpy()[known], b.to_numpy()[known]
+            out.append(bootstrap_statistic(lambda r: (nmi_fast(y[r], ca[r]), nmi_fast(y[r], cb[r])), len(y),
+                                           f"{method} k={k}", f"{baseline} k={k}", f"NMI with {label}", n_boot=n_boot, seed=seed))
+    return out
+
+
+def verdict(external: pd.DataFrame, method: str = "DCEC", coarse: int = 3, fine: int = 7, metric: str = "nmi",
+            intervals: pd.DataFrame | None = None, shift=None) -> str:
+    """A sentence per claim, derived from the numbers (for the chapter's conclusion). With
+    ``intervals`` (:func:`claim_intervals`) a gap inside the noise reads "no clear difference",
+    and with ``shift`` (:func:`gap_shift`) so does a move of the gap between the two k."""
     table = claim_check(external, method, coarse, fine, metric)
     if table.empty:
         lacking = " and ".join(c for c in ("style", "genre") if c not in set(external["label"]))
         return f"The collection has no {lacking} labels, so the paper's claim (style at coarse k, content at finer k) cannot be tested on it."
     c, f = table.iloc[0], table.iloc[1]
-    first = (f"Coarse clusters follow style: {'yes' if c['closer_to'] == 'style' else 'no'} "
+
+    def answer(row, k: int, wanted: str) -> str:
+        if intervals is None or intervals.empty:
+            return "yes" if row["closer_to"] == wanted else "no"
+        hit = intervals[(intervals["method"] == method) & (intervals["k"] == k)]
+        if hit.empty:
+            return "yes" if row["closer_to"] == wanted else "no"
+        h = hit.iloc[0]
+        word = "yes" if h["closer_to"] == wanted else "no clear difference" if h["closer_to"] == "no clear difference" else "no"
+        return f"{word}, genre-minus-style interval {h['low']:+.3f} to {h['high']:+.3f}"
+
+    first = (f"Coarse clusters follow style: {answer(c, coarse, 'style')} "
              f"(k={coarse}: {metric.upper()} with style {c[f'{metric}_style']:.3f}, with genre {c[f'{metric}_genre']:.3f}).")
-    second = (f"Finer clusters follow content (genre): {'yes' if f['closer_to'] == 'genre' else 'no'} "
+    second = (f"Finer clusters follow content (genre): {answer(f, fine, 'genre')} "
               f"(k={fine}: {metric.upper()} with style {f[f'{metric}_style']:.3f}, with genre {f[f'{metric}_genre']:.3f}).")
-    shift = f['genre_minus_style'] - c['genre_minus_style']
-    third = (f"Going from k={coarse} to k={fine} moves the clusters {'towards genre' if shift > 0 else 'towards style'} "
+    moved = f['genre_minus_style'] - c['genre_minus_style']
+    direction = 'towards genre' if moved > 0 else 'towards style'
+    if shift is not None and shift.outcome == "no clear difference":
+        direction = f"neither way clearly (shift {shift.difference:+.3f}, interval {shift.low:+.3f} to {shift.high:+.3f})"
+    elif shift is not None:
+        direction += f" (shift {shift.difference:+.3f}, interval {shift.low:+.3f} to {shift.high:+.3f})"
+    third = (f"Going from k={coarse} to k={fine} moves the clusters {direction} "
              f"(genre-minus-style {metric.upper()} gap {c['genre_minus_style']:+.3f} -> {f['genre_minus_style']:+.3f}).")
     return "\n".join([first, second, third])

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import random
-
-import numpy as np
-
 
 def resolve_device(device: str = "auto") -> str:
     """Turn ``"auto"`` into ``"cuda"`` when a CUDA GPU is visible to torch, else ``"cpu"``.
@@ -32,19 +27,7 @@ def resolve_device(device: str = "auto") -> str:
 
 
 def seed_everything(seed: int, torch_threads: int | None = None) -> None:
-    """Seed Python, NumPy, and torch / TensorFlow when they are already imported, for repeatable runs."""
-    random.seed(seed)
-    np.random.seed(seed)
-    os.environ.setdefault("PYTHONHASHSEED", str(seed))
-    import sys
+    """Seed every generator and fix thread counts: :func:`artsig.determinism.configure`."""
+    from artsig.determinism import configure
 
-    if "torch" in sys.modules:
-        import torch
-
-        torch.manual_seed(seed)
-        if torch_threads:
-            torch.set_num_threads(torch_threads)
-    if "tensorflow" in sys.modules:
-        import tensorflow as tf
-
-        tf.random.set_seed(seed)
+    configure(seed, n_threads=torch_threads)

@@ -31,7 +31,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from artsig.devices import resolve_device, seed_everything
+from artsig.devices import resolve_device
 from artsig.links import components, positive_pairs, relevance_sets
 
 log = logging.getLogger(__name__)
@@ -49,17 +49,11 @@ def make_deterministic(seed: int = 0, threads: int | None = 2) -> None:
     Float sums depend on how work is split between threads, so the same numbers on rerun
     need the same ``threads`` too.
     """
-    import torch
+    import torch  # noqa: F401  (imported first, so configure() sets it up too)
 
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    seed_everything(seed, torch_threads=threads)
-    torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True)
-    # deterministic mode also fills every new tensor with NaN, which costs more than the
-    # training itself on CPU; results do not depend on it
-    torch.utils.deterministic.fill_uninitialized_memory = False
-    if threads:
-        torch.set_num_threads(int(threads))
+    from artsig import determinism
+
+    determinism.configure(seed, n_threads=threads)
 
 
 # --- configuration --------------------------------------------------------------------------
@@ -647,10 +641,17 @@ def select_by_validation(
     name: str = "signatures",
     threads: int | None = 2,
     progress: bool = True,
+    prefer: str | None = "largest",
 ) -> Selection:
-    """Train once per value of one :class:`TrainConfig` field; keep the value whose best epoch
-    has the highest validation mAP (ties: the earlier value). Test links are never looked at.
-    The table has one row per value, with the spread (``d_linked``, ``d_random``) at the kept epoch.
+    """Train once per value of one :class:`TrainConfig` field and keep one, looking at validation only.
+
+    The value with the highest validation mAP at its best epoch is the top one; every value whose
+    validation AP is not clearly below it (a paired bootstrap interval over validation queries,
+    drawn by link family, holds zero) is as good within the noise, and among those the
+    ``prefer``-red value is kept ("largest": for ``intra_margin`` the gentlest constraint; None:
+    the top one, ties to the earlier value). This keeps the choice from flipping with the last
+    digits of a machine. Test links are never looked at. The table has one row per value, with
+    the spread (``d_linked``, ``d_random``) at the kept epoch and each value's difference to the top.
 
     Used for the intra-sample margin ``m2``, whose useful range depends on how far apart the
     linked works already are under the pretrained signatures (squared distances of unit
@@ -676,8 +677,41 @@ def select_by_validation(
                      "d_linked": float(best_row["d_linked"]), "d_random": float(best_row["d_random"])})
     table = pd.DataFrame(rows)
     best_value = values[int(np.argmax(table["best val_mAP"].to_numpy()))]
+    if activations is not None and prefer is not None:
+        best_value, spread = _choose_within_noise(runs, values, best_value, activations, catalog, links, prefer, config.seed)
+        table = table.join(spread, on=field)
     table.insert(table.columns.get_loc("best val_mAP") + 1, "chosen", [v == best_value for v in values])
     return Selection(table, field, best_value, config.replace(**{field: best_value}), runs)
+
+
+def _choose_within_noise(runs: dict, values: list, top_value, activations: np.ndarray, catalog: pd.DataFrame, links: pd.DataFrame,
+                         prefer: str, seed: int) -> tuple[object, pd.DataFrame]:
+    """Among the values whose validation AP is not clearly below the top one's (paired bootstrap
+    over validation queries, drawn by link family), keep the ``prefer``-red one ("largest" or
+    "smallest"); returns it and a table of each value's difference to the top with its interval."""
+    from artsig.comparison import paired_bootstrap
+
+    if prefer not in ("largest", "smallest"):
+        raise ValueError(f"prefer must be 'largest' or 'smallest', got {prefer!r}")
+    # as in training: validation images query the train + validation images, test images stay out
+    seen_rows = np.flatnonzero(catalog["split"].isin(["train", "val"]).to_numpy())
+    seen_catalog = catalog.iloc[seen_rows].reset_index(drop=True)
+    ap = {}
+    for value in values:
+        sigs = signatures_from_activations(runs[value].model, activations[seen_rows])
+        _, per_query = evaluate_retrieval(sigs, seen_catalog, links, split="val", ks=(1,), per_query=True)
+        ap[value] = per_query["ap"].to_numpy()
+    families = components(catalog, links).reindex(per_query["image_id"].astype(str)).to_numpy()
+    rows, tied = [], []
+    for value in values:
+        c = paired_bootstrap(ap[value], ap[top_value], str(value), str(top_value), "val AP", groups=families, seed=seed)
+        rows.append({"value": value, "val AP - top": c.difference, "low": c.low, "high": c.high})
+        if c.outcome != "worse":
+            tied.append(value)
+    chosen = max(tied) if prefer == "largest" else min(tied)
+    spread = pd.DataFrame(rows).set_index("value")
+    spread.columns = ["val AP minus top", "interval low", "interval high"]
+    return chosen, spread
 
 
 def load_signature_model(checkpoint: str | os.PathLike, device: str = "auto"):
@@ -873,6 +907,46 @@ def loss_term_effects(results: pd.DataFrame, column: str = "signatures", metric:
     table = pd.DataFrame(rows)
     table["mean effect"] = table[["other term on", "other term off"]].mean(axis=1)
     return table
+
+
+def loss_term_intervals(signatures: dict[str, np.ndarray], catalog: pd.DataFrame, links: pd.DataFrame, split: str = "test",
+                        prefix: str = "fine-tuned ", seed: int = 0) -> pd.DataFrame:
+    """Each loss term's mean effect on AP (as :func:`loss_term_effects`) with a paired bootstrap
+    interval over ``split``'s queries drawn by link family, and the verdict in words."""
+    from artsig.comparison import paired_bootstrap
+
+    ap, ids = {}, None
+    for name in LOSS_VARIANTS:
+        key = f"{prefix}({name})"
+        if key not in signatures:
+            raise KeyError(f"signatures has no {key!r}: run the four ablation variants first")
+        _, per_query = evaluate_retrieval(signatures[key], catalog, links, split=split, ks=(1,), per_query=True)
+        ap[name], ids = per_query["ap"].to_numpy(), per_query["image_id"].astype(str)
+    families = components(catalog, links).reindex(ids).to_numpy()
+    terms = {
+        "anchor swap": (ap["full loss"] - ap["no anchor swap"] + ap["no intra-sample term"] - ap["plain triplet"]) / 2,
+        "intra-sample term": (ap["full loss"] - ap["no intra-sample term"] + ap["no anchor swap"] - ap["plain triplet"]) / 2,
+    }
+    rows = []
+    for term, effect in terms.items():
+        c = paired_bootstrap(effect, np.zeros_like(effect), f"with the {term}", "without it", "AP", groups=families, seed=seed)
+        words = {"better": "raises", "worse": "lowers", "no clear difference": "no clear effect on"}[c.outcome]
+        rows.append({"term": term, "mean effect": c.difference, "interval low": c.low, "interval high": c.high,
+                     "queries": c.items, "families": c.groups, "verdict": f"{words} {split} AP"})
+    return pd.DataFrame(rows)
+
+
+def compare_signatures(signatures: dict[str, np.ndarray], name_a: str, name_b: str, catalog: pd.DataFrame, links: pd.DataFrame,
+                       split: str = "test", seed: int = 0):
+    """Two signature sets on the same queries of ``split``: mean AP, difference and its interval."""
+    from artsig.comparison import paired_bootstrap
+
+    ap, ids = {}, None
+    for name in (name_a, name_b):
+        _, per_query = evaluate_retrieval(signatures[name], catalog, links, split=split, ks=(1,), per_query=True)
+        ap[name], ids = per_query["ap"].to_numpy(), per_query["image_id"].astype(str)
+    families = components(catalog, links).reindex(ids).to_numpy()
+    return paired_bootstrap(ap[name_a], ap[name_b], name_a, name_b, f"{split} mAP", groups=families, seed=seed)
 
 
 def clustering_scores(labels: np.ndarray, catalog: pd.DataFrame, truth_links: pd.DataFrame, known_links: pd.DataFrame | None = None) -> dict:
