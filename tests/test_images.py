@@ -67,3 +67,32 @@ def test_thumbnail_cached_on_disk(tmp_path):
     assert max(Image.open(thumb).size) == 64
     assert thumbnail(src, 64, cache_dir=tmp_path / "thumbs") == thumb
     assert load_image(src, 20).shape == (20, 20, 3)
+
+
+def test_odd_modes_become_faithful_rgb(tmp_path):
+    from conftest import multi_frame, write_odd_modes
+
+    by_name = {p.name: p for p in write_odd_modes(tmp_path)}
+    for path in by_name.values():
+        img = open_rgb(path)
+        assert img.mode == "RGB" and img.size == (40, 30)
+    grey16 = np.asarray(open_rgb(by_name["grey16.png"]))[..., 0]
+    assert grey16.min() == 0 and grey16.max() == 255 and 100 < grey16.mean() < 155  # scaled, not clipped to white
+    cmyk = np.asarray(open_rgb(by_name["cmyk.jpg"])).mean(axis=(0, 1))
+    assert cmyk[0] > cmyk[2] + 60  # the orange written stays orange
+    first = np.asarray(open_rgb(multi_frame(tmp_path / "anim.gif")))
+    assert first[..., 0].mean() > 200 and first[..., 1].mean() < 50  # first (red) frame
+
+
+def test_read_image_names_reasons(tmp_path):
+    from artsig.images import read_image
+    from conftest import multi_frame, png_header_only
+
+    (tmp_path / "empty.png").write_bytes(b"")
+    png_header_only(tmp_path / "bomb.png", 100_000, 100_000)
+    for name, kind in [("empty.png", "empty file"), ("bomb.png", "too large"), ("missing.png", "vanished")]:
+        with pytest.raises(ImageError, match=name) as info:
+            read_image(tmp_path / name)
+        assert info.value.kind == kind
+    _, info = read_image(multi_frame(tmp_path / "pages.tif", fmt="TIFF"))
+    assert info["frames"] == 3 and info["notes"] == ["first of 3 frames used"]

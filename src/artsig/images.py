@@ -1,13 +1,20 @@
 """Decoding, resizing and caching of images.
 
-Everything decodes through PIL (JPEG, PNG, WebP, TIFF; RGBA, palette and greyscale are
-converted to RGB; EXIF orientation is applied), so every chapter sees the same pixels.
+Everything decodes through PIL (JPEG, PNG, WebP, TIFF; RGBA, palette, greyscale, CMYK,
+1-bit and 16-bit are converted to RGB; EXIF orientation is applied; a multi-frame file gives
+its first frame), so every chapter sees the same pixels. Images above 16.8 megapixels are
+decoded at reduced resolution; images above the pixel cap (1 gigapixel, ``ARTSIG_MAX_PIXELS``)
+are refused with an ImageError, never PIL's DecompressionBombError.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
+import struct
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -15,32 +22,164 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
 RESIZE_MODES = ("letterbox", "resize", "center_crop")
 
 
+DEFAULT_MAX_PIXELS = 1_000_000_000  # files above this pixel count are listed, not decoded
+LARGE_IMAGE_PIXELS = 4096 * 4096  # larger images are decoded at reduced resolution (chapters use <= 512 px)
+MAX_PIXELS_ENV = "ARTSIG_MAX_PIXELS"
+
+_PIL_LIMIT_LOCK = threading.Lock()
+_REDUCIBLE_MODES = ("L", "LA", "La", "RGB", "RGBA", "RGBa", "CMYK", "I", "F")
+
+
 class ImageError(ValueError):
-    """An image file that cannot be decoded; the message names the file and why."""
+    """An image file that cannot be decoded; the message names the file and why.
+
+    ``kind`` is a short reason for the data-quality table: ``empty file``, ``not an image``,
+    ``truncated``, ``too large``, ``permission denied``, ``vanished`` or ``unreadable``.
+    """
+
+    def __init__(self, message: str, kind: str = "unreadable"):
+        super().__init__(message)
+        self.kind = kind
 
 
-def open_rgb(path: str | os.PathLike) -> Image.Image:
-    """Open an image fully decoded as RGB, EXIF rotation applied; raise ImageError naming the file."""
-    path = Path(path)
+def max_pixels_default() -> int:
+    """The pixel cap: ``ARTSIG_MAX_PIXELS`` from the environment, else 1 gigapixel."""
+    raw = os.environ.get(MAX_PIXELS_ENV)
+    if raw is None or raw == "":
+        return DEFAULT_MAX_PIXELS
     try:
-        with Image.open(path) as img:
-            img.load()  # decode now, so truncated files fail here and not later
-            img = ImageOps.exif_transpose(img)
-            if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-                rgba = img.convert("RGBA")
-                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                img = Image.alpha_composite(background, rgba)
-            return img.convert("RGB")
+        value = int(float(raw))
+    except ValueError:
+        raise ValueError(f"{MAX_PIXELS_ENV}={raw!r}: expected a positive number of pixels, e.g. 2e9") from None
+    if value <= 0:
+        raise ValueError(f"{MAX_PIXELS_ENV}={raw!r}: expected a positive number of pixels, e.g. 2e9")
+    return value
+
+
+@contextmanager
+def _pil_limit_lifted(active: bool = True):
+    """Lift PIL's decompression-bomb limit for one call (our own ``max_pixels`` cap applies
+    instead); the previous limit is restored at once, and a lock keeps threads from interleaving."""
+    if not active:
+        yield
+        return
+    with _PIL_LIMIT_LOCK:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+def _reduction_factor(size: tuple[int, int], limit: int) -> int:
+    """The smallest integer factor that brings ``size`` to at most ``limit`` pixels."""
+    pixels = size[0] * size[1]
+    return 1 if pixels <= limit else max(2, math.ceil(math.sqrt(pixels / limit)))
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """16- and 32-bit greyscale scaled to 8 bits (PIL's own conversion clips them to white)."""
+    arr = np.asarray(img)
+    if img.mode == "F":
+        low, high = float(np.nanmin(arr)), float(np.nanmax(arr))
+        scaled = (arr - low) / (high - low or 1.0) * 255.0
+    else:
+        top = 65535 if arr.max(initial=0) <= 65535 else int(arr.max())
+        scaled = arr.astype(np.float64) * (255.0 / top)
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), "L")
+
+
+def _as_rgb(img: Image.Image) -> Image.Image:
+    """Any PIL mode as RGB: transparency composited on white, 16-bit scaled, CMYK and 1-bit converted."""
+    if img.mode.startswith("I") or img.mode == "F":
+        img = _to_8bit(img)
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba)
+    return img.convert("RGB")
+
+
+def _decode(img: Image.Image, limit: int) -> tuple[Image.Image, int]:
+    """Decode ``img`` (opened, not loaded) with at most about ``limit`` pixels; return it and the factor."""
+    factor = _reduction_factor(img.size, limit)
+    if factor > 1 and img.format == "JPEG":
+        img.draft(img.mode, (math.ceil(img.width / factor), math.ceil(img.height / factor)))
+    img.load()  # decode now, so truncated files fail here and not later
+    factor_left = _reduction_factor(img.size, limit)
+    if factor_left > 1:
+        if img.mode not in _REDUCIBLE_MODES:
+            transparent = img.mode == "PA" or "transparency" in img.info
+            img = img.convert("I" if img.mode.startswith("I;16") else "RGBA" if transparent else "RGB" if img.mode == "P" else "L")
+        img = img.reduce(factor_left)
+    return img, factor
+
+
+def read_image(path: str | os.PathLike, max_pixels: int | None = None, decode_pixels: int = LARGE_IMAGE_PIXELS) -> tuple[Image.Image, dict]:
+    """Decode one image as RGB (EXIF rotation applied) and say what was done to it.
+
+    Returns ``(image, info)`` with ``width`` and ``height`` of the file, ``frames`` and
+    ``notes`` (e.g. "first of 3 frames"). Images above ``decode_pixels`` are decoded at reduced
+    resolution (JPEG draft mode, else ``Image.reduce``); images above ``max_pixels`` (default
+    :func:`max_pixels_default`) raise ImageError(kind="too large"), as every unusable file
+    raises ImageError naming the file and the reason.
+    """
+    path = Path(path)
+    cap = max_pixels_default() if max_pixels is None else int(max_pixels)
+    shown = os.fsdecode(path).encode("utf-8", "backslashreplace").decode("utf-8")
+    try:
+        if path.stat().st_size == 0:
+            raise ImageError(f"{shown}: empty file (0 bytes)", "empty file")
+        with _pil_limit_lifted():
+            handle = Image.open(path)
+        with handle as img:
+            width, height = img.size
+            if width * height > cap:
+                raise ImageError(
+                    f"{shown}: {width} x {height} = {width * height / 1e6:.0f} megapixels is above the pixel cap of "
+                    f"{cap / 1e6:.0f} megapixels (raise max_pixels or {MAX_PIXELS_ENV})", "too large")
+            frames = int(getattr(img, "n_frames", 1) or 1)
+            lifted = width * height > decode_pixels  # large frames are decoded one at a time, PIL's limit lifted
+            with _pil_limit_lifted(lifted):
+                decoded, factor = _decode(img, decode_pixels)
+            mode = img.mode
+            decoded = ImageOps.exif_transpose(decoded)
+            rgb = _as_rgb(decoded)
+    except ImageError:
+        raise
     except FileNotFoundError:
-        raise ImageError(f"{path}: file not found") from None
+        raise ImageError(f"{shown}: file not found (moved or deleted during the scan?)", "vanished") from None
+    except PermissionError:
+        raise ImageError(f"{shown}: permission denied (the file cannot be read by this user)", "permission denied") from None
+    except IsADirectoryError:
+        raise ImageError(f"{shown}: a folder, not an image file", "not an image") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image PIL can read (unsupported or corrupt file)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{path}: cannot decode image ({exc})") from None
+        raise ImageError(f"{shown}: not an image PIL can read (unsupported or corrupt file)", "not an image") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{shown}: {exc}", "too large") from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError, MemoryError) as exc:
+        text = str(exc).lower()
+        kind = "truncated" if "truncated" in text or "broken data stream" in text or isinstance(exc, EOFError) else "unreadable"
+        raise ImageError(f"{shown}: cannot decode image ({type(exc).__name__}: {exc})", kind) from None
+    notes = []
+    if frames > 1:
+        notes.append(f"first of {frames} frames used")
+    if factor > 1:
+        notes.append(f"{width} x {height} decoded at 1/{factor} resolution")
+    return rgb, {"width": width, "height": height, "frames": frames, "mode": mode, "notes": notes}
+
+
+def open_rgb(path: str | os.PathLike, max_pixels: int | None = None) -> Image.Image:
+    """Open an image fully decoded as RGB, EXIF rotation applied; raise ImageError naming the file.
+
+    Images above 16.8 megapixels come back at reduced resolution (see :func:`read_image`).
+    """
+    return read_image(path, max_pixels)[0]
 
 
 def _size_pair(size: int | Sequence[int]) -> tuple[int, int]:
