@@ -146,3 +146,36 @@ def deny_locked(monkeypatch):
         return real_open(file, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "open", guarded)
+
+
+def big_png(path: Path, width: int, height: int) -> Path:
+    """A large RGB PNG (a master scan) written row by row, so making it costs little memory."""
+    import struct
+    import zlib
+
+    import numpy as np
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    row = b"\0" + np.tile(np.array([200, 120, 40], np.uint8), width).tobytes()
+    deflate = zlib.compressobj(1)
+    with open(path, "wb") as fh:
+        fh.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)))
+        block = row * 256
+        for start in range(0, height, 256):
+            data = deflate.compress(block if height - start >= 256 else row * (height - start))
+            if data:
+                fh.write(chunk(b"IDAT", data))
+        fh.write(chunk(b"IDAT", deflate.flush()) + chunk(b"IEND", b""))
+    return path
+
+
+def big_jpeg(path: Path, width: int, height: int) -> Path:
+    """A large JPEG written by PIL in a child process (its memory is given back when it exits)."""
+    import subprocess
+    import sys
+
+    code = f"from PIL import Image; Image.new('RGB', ({width}, {height}), (200, 120, 40)).save({str(path)!r}, quality=80)"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return path

@@ -94,5 +94,41 @@ def test_read_image_names_reasons(tmp_path):
         with pytest.raises(ImageError, match=name) as info:
             read_image(tmp_path / name)
         assert info.value.kind == kind
+    assert Image.MAX_IMAGE_PIXELS == 89478485  # PIL's limit is lifted per call only, never left changed
     _, info = read_image(multi_frame(tmp_path / "pages.tif", fmt="TIFF"))
     assert info["frames"] == 3 and info["notes"] == ["first of 3 frames used"]
+
+
+PEAK_SCRIPT = """
+import json, resource, sys
+import pandas as pd
+from artsig.catalog import scan_images
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+records = pd.DataFrame({"path": sys.argv[2:]})
+catalog, quality = scan_images(records, root=sys.argv[1], progress=False)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"sizes": catalog[["width", "height"]].values.tolist(), "issues": quality["issue"].tolist(),
+                  "details": quality["detail"].tolist(), "extra_mb": (after - before) / 1024}))
+"""
+
+
+def test_20000_square_scans_are_read_at_reduced_resolution_in_bounded_memory(tmp_path):
+    """A 400-megapixel PNG and JPEG (above PIL's bomb limit) are catalogued, and peak memory
+    stays far below one full decode (20000 x 20000 x 3 bytes = 1144 MiB)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import big_jpeg, big_png
+
+    big_png(tmp_path / "scan-a.png", 20000, 20000)
+    big_jpeg(tmp_path / "scan-b.jpg", 20000, 20000)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(tmp_path), "scan-a.png", "scan-b.jpg"],
+                         capture_output=True, text=True, env=env, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["sizes"] == [[20000, 20000], [20000, 20000]]
+    assert result["issues"] == ["large", "large"] and "reduced resolution" in result["details"][0]
+    assert result["extra_mb"] < 400, f"peak memory grew by {result['extra_mb']:.0f} MiB"
+    assert "(4000 x 4000)" in result["details"][0]  # 1/5 per side: under 16.8 megapixels

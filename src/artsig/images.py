@@ -10,10 +10,12 @@ are refused with an ImageError, never PIL's DecompressionBombError.
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import os
 import struct
 import threading
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -120,12 +122,98 @@ def _decode(img: Image.Image, limit: int) -> tuple[Image.Image, int]:
     return img, factor
 
 
+_PNG_STRIP_MODES = {(8, 0): "L", (8, 2): "RGB", (8, 3): "P", (8, 4): "LA", (8, 6): "RGBA"}
+_ORIENTATION = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+                5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def _png_strips_reduced(path: Path, factor: int) -> Image.Image | None:
+    """Decode a large non-interlaced 8-bit PNG strip by strip, each reduced by ``factor`` as it
+    comes, so memory stays near the reduced size; None when the PNG is of a kind this cannot do.
+
+    The compressed stream is inflated incrementally; each strip is decoded by PIL as a small PNG
+    whose first row is the previous strip's last row, unfiltered, so PNG's row filters work.
+    """
+    with open(path, "rb") as fh:
+        if fh.read(8) != b"\x89PNG\r\n\x1a\n":
+            return None
+        length, kind = struct.unpack(">I4s", fh.read(8))
+        header = fh.read(length)
+        fh.read(4)
+        if kind != b"IHDR" or len(header) != 13:
+            return None
+        width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", header)
+        mode = _PNG_STRIP_MODES.get((depth, colour))
+        if mode is None or interlace:
+            return None
+        stride = width * {"L": 1, "RGB": 3, "P": 1, "LA": 2, "RGBA": 4}[mode]
+        rows_per_strip = factor * max(1, (8 << 20) // (stride * factor))
+        keep = b""  # PLTE / tRNS chunks the strips need
+        inflate = zlib.decompressobj()
+        out = Image.new("RGB", (math.ceil(width / factor), math.ceil(height / factor)))
+        pending = bytearray()
+        previous = bytes(stride)  # the row above the strip, unfiltered (zeros above the first)
+        y = 0
+
+        def flush(rows: int) -> None:
+            nonlocal previous, y, pending
+            raw = bytes(pending[: rows * (stride + 1)])
+            del pending[: rows * (stride + 1)]
+            ihdr = struct.pack(">IIBBBBB", width, rows + 1, depth, colour, 0, 0, 0)
+            png = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + keep + _png_chunk(b"IDAT", zlib.compress(b"\0" + previous + raw, 0)) + _png_chunk(b"IEND", b"")
+            with Image.open(io.BytesIO(png)) as strip:
+                strip.load()
+                strip = strip.crop((0, 1, width, rows + 1))
+                previous = strip.crop((0, rows - 1, width, rows)).tobytes()
+                out.paste(_as_rgb(strip).reduce(factor), (0, y // factor))
+            y += rows
+
+        while True:
+            head = fh.read(8)
+            if len(head) < 8:
+                raise OSError("image file is truncated (no IEND chunk)")
+            length, kind = struct.unpack(">I4s", head)
+            if kind == b"IDAT":
+                remaining = length
+                while remaining:
+                    block = fh.read(min(remaining, 1 << 20))
+                    if not block:
+                        raise OSError("image file is truncated (IDAT cut short)")
+                    remaining -= len(block)
+                    strip_bytes = rows_per_strip * (stride + 1)
+                    while block:  # inflate at most one strip at a time: a 1 MiB block may hold gigabytes
+                        pending += inflate.decompress(block, strip_bytes)
+                        block = inflate.unconsumed_tail
+                        while len(pending) >= strip_bytes and y < height:
+                            flush(min(rows_per_strip, height - y))
+                fh.read(4)
+            elif kind == b"IEND":
+                break
+            else:
+                data = fh.read(length)
+                fh.read(4)
+                if kind in (b"PLTE", b"tRNS"):
+                    keep += _png_chunk(kind, data)
+        pending += inflate.flush()
+        while y < height:
+            rows = min(rows_per_strip, height - y)
+            if len(pending) < rows * (stride + 1):
+                raise OSError(f"image file is truncated ({height - y} rows missing)")
+            flush(rows)
+        return out
+
+
 def read_image(path: str | os.PathLike, max_pixels: int | None = None, decode_pixels: int = LARGE_IMAGE_PIXELS) -> tuple[Image.Image, dict]:
     """Decode one image as RGB (EXIF rotation applied) and say what was done to it.
 
     Returns ``(image, info)`` with ``width`` and ``height`` of the file, ``frames`` and
     ``notes`` (e.g. "first of 3 frames"). Images above ``decode_pixels`` are decoded at reduced
-    resolution (JPEG draft mode, else ``Image.reduce``); images above ``max_pixels`` (default
+    resolution (JPEG draft mode, 8-bit PNG strip by strip, else ``Image.reduce`` after a full
+    decode); images above ``max_pixels`` (default
     :func:`max_pixels_default`) raise ImageError(kind="too large"), as every unusable file
     raises ImageError naming the file and the reason.
     """
@@ -145,11 +233,20 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = None, decode_pi
                     f"{cap / 1e6:.0f} megapixels (raise max_pixels or {MAX_PIXELS_ENV})", "too large")
             frames = int(getattr(img, "n_frames", 1) or 1)
             lifted = width * height > decode_pixels  # large frames are decoded one at a time, PIL's limit lifted
-            with _pil_limit_lifted(lifted):
-                decoded, factor = _decode(img, decode_pixels)
             mode = img.mode
-            decoded = ImageOps.exif_transpose(decoded)
-            rgb = _as_rgb(decoded)
+            factor = _reduction_factor(img.size, decode_pixels)
+            strips = _png_strips_reduced(path, factor) if factor > 1 and img.format == "PNG" else None
+            if strips is not None:
+                exif = Image.Exif()
+                if img.info.get("exif"):  # img.getexif() would decode the whole PNG to look for it
+                    exif.load(img.info["exif"])
+                orientation = exif.get(0x0112, 1)
+                rgb = strips.transpose(_ORIENTATION[orientation]) if orientation in _ORIENTATION else strips
+            else:
+                with _pil_limit_lifted(lifted):
+                    decoded, factor = _decode(img, decode_pixels)
+                decoded = ImageOps.exif_transpose(decoded)
+                rgb = _as_rgb(decoded)
     except ImageError:
         raise
     except FileNotFoundError:
@@ -170,7 +267,7 @@ def read_image(path: str | os.PathLike, max_pixels: int | None = None, decode_pi
     if frames > 1:
         notes.append(f"first of {frames} frames used")
     if factor > 1:
-        notes.append(f"{width} x {height} decoded at 1/{factor} resolution")
+        notes.append(f"{width} x {height} decoded at reduced resolution ({rgb.width} x {rgb.height})")
     return rgb, {"width": width, "height": height, "frames": frames, "mode": mode, "notes": notes}
 
 
