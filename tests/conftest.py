@@ -114,6 +114,8 @@ def write_bad_files(folder: Path, good: Path) -> dict[str, str]:
     put(b"caf\xe9.jpg", other, "name not UTF-8")
     png_header_only(folder / "bomb.png", 100_000, 100_000)
     expected["bomb.png"] = "too large"
+    png_header_only(folder / "zero-width.png", 0, 10)
+    expected["zero-width.png"] = "not an image"
     multi_frame(folder / "animated.gif")
     expected["animated.gif"] = "multi-frame"
     multi_frame(folder / "pages.tif", fmt="TIFF")
