@@ -170,3 +170,16 @@ def test_fuzz_folder_of_bad_files_beside_good_ones(tmp_path, deny_locked, capsys
     assert main(["catalog", f"folder:{tmp_path / 'mixed'}", "--data-dir", str(tmp_path / "data")]) == 0
     printed = capsys.readouterr().out
     assert f"{len(expected)} data-quality issue(s)" in printed and "café.jpg" in printed
+
+
+def test_csv_dir_from_the_environment(tmp_path, monkeypatch):
+    """``python -m artsig book --set csv_dir=...`` hands csv_dir to every chapter through ARTSIG_CSV_DIR."""
+    (tmp_path / "csv" / "Style").mkdir(parents=True)
+    (tmp_path / "csv" / "Style" / "style_class.txt").write_text("0 Realism\n")
+    (tmp_path / "csv" / "Style" / "style_train.csv").write_text("Realism/ilya-repin_a-1880.jpg,0\n")
+    (tmp_path / "csv" / "Style" / "style_val.csv").write_text("")
+    write_image(tmp_path / "img" / "Realism" / "ilya-repin_a-1880.jpg")
+    with pytest.raises(CatalogError, match="ArtGAN CSVs not found"):
+        open_dataset(f"wikiart:{tmp_path / 'img'}", data_dir=tmp_path / "data", progress=False)
+    monkeypatch.setenv("ARTSIG_CSV_DIR", str(tmp_path / "csv"))
+    assert open_dataset(f"wikiart:{tmp_path / 'img'}", data_dir=tmp_path / "data", progress=False)["style"].tolist() == ["Realism"]

@@ -46,6 +46,22 @@ def parse_dataset(dataset: str) -> tuple[str, Path | None]:
     return kind, path
 
 
+def check_dataset(dataset: str) -> tuple[str, Path | None]:
+    """Check a dataset spec before any work: the location exists and holds something to read."""
+    kind, path = parse_dataset(dataset)
+    if kind in ("folder", "wikiart", "best-artworks") and not path.is_dir():
+        raise CatalogError(f"dataset={dataset!r}: {path} is not a folder; {kind}: takes a folder")
+    if kind == "csv" and not path.is_file():
+        raise CatalogError(f"dataset={dataset!r}: {path} is not a file; csv: takes a CSV file")
+    if kind == "folder":
+        subdirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        if not subdirs:
+            raise CatalogError(f"dataset={dataset!r}: {path} has no sub-folders; expected {path.name}/<label>/<image files>")
+        if not any(f for d in subdirs for _, _, files in os.walk(d, followlinks=True) for f in files if not f.startswith(".")):
+            raise CatalogError(f"dataset={dataset!r}: the sub-folders of {path} hold no files; expected images such as *.jpg")
+    return kind, path
+
+
 def open_dataset(
     dataset: str = "synthetic",
     data_dir: str | os.PathLike = "../data",
@@ -54,7 +70,7 @@ def open_dataset(
     seed: int = 0,
     label_column: str = "style",
     csv_dir: str | os.PathLike | None = None,
-    path_column: str = "path",
+    path_column: str | None = None,
     progress: bool = True,
     with_quality: bool = False,
     max_pixels: int | None = None,
@@ -63,11 +79,14 @@ def open_dataset(
 
     ``n_images``, ``image_size`` and ``seed`` shape the synthetic benchmark; ``label_column``
     names what the folders of a ``folder:`` collection mean; ``csv_dir`` points at the ArtGAN
-    CSVs for ``wikiart:``; ``path_column`` names the path column of a ``csv:`` file;
+    CSVs for ``wikiart:`` (default ``ARTSIG_CSV_DIR``); ``path_column`` names the path column of a
+    ``csv:`` file (default ``ARTSIG_PATH_COLUMN`` or ``path``);
     ``max_pixels`` is the pixel cap above which a file is listed as "too large" (default
     ``ARTSIG_MAX_PIXELS`` or 1 gigapixel).
     """
     kind, location = parse_dataset(dataset)
+    csv_dir = csv_dir or os.environ.get("ARTSIG_CSV_DIR") or None  # set by `python -m artsig book --set csv_dir=...`
+    path_column = path_column or os.environ.get("ARTSIG_PATH_COLUMN") or "path"
     scan_cache = cache_dir(data_dir, "catalogs") / f"{dataset_slug(dataset)}-scan.parquet"
     if kind == "synthetic":
         records, root = synthetic_records(data_dir, n_images, image_size, seed, progress)
