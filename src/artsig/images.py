@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from artsig.locks import atomic_write, file_lock
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
 RESIZE_MODES = ("letterbox", "resize", "center_crop")
 
@@ -339,9 +341,7 @@ def thumbnail(path: str | os.PathLike, size: int = 128, cache_dir: str | os.Path
     if not target.exists():
         img = open_rgb(path)
         img.thumbnail((size, size), Image.BILINEAR)
-        tmp = target.with_suffix(".tmp")
-        img.save(tmp, "JPEG", quality=88)
-        os.replace(tmp, target)
+        atomic_write(target, lambda tmp: img.save(tmp, "JPEG", quality=88))
     return target
 
 
@@ -355,26 +355,32 @@ def load_array(
     """All images of a catalog as one ``uint8`` array (N, H, W, 3), in catalog order.
 
     Cached as ``.npy`` keyed by the images' content hashes, size and mode, so the second call
-    is a file read. Without ``cache_dir`` nothing is written.
+    is a file read (written atomically under a file lock: two runs at once compute it once).
+    Without ``cache_dir`` nothing is written.
     """
     width, height = _size_pair(size)
     if mode not in RESIZE_MODES:
         raise ValueError(f"mode must be one of {RESIZE_MODES}, got {mode!r}")
     hashes = catalog["sha256"].astype(str).tolist() if "sha256" in catalog else catalog["path"].astype(str).tolist()
-    target = None
-    if cache_dir is not None:
-        Path(cache_dir).mkdir(parents=True, exist_ok=True)
-        target = Path(cache_dir) / f"images-{width}x{height}-{mode}-{_cache_key(hashes)}.npy"
+    if cache_dir is None:
+        return _decode_all(catalog, width, height, mode, progress)
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
+    target = Path(cache_dir) / f"images-{width}x{height}-{mode}-{_cache_key(hashes)}.npy"
+    if target.exists():
+        return np.load(target)
+    with file_lock(target):  # a second run waits for the first, then reads its file
         if target.exists():
             return np.load(target)
+        out = _decode_all(catalog, width, height, mode, progress)
+        atomic_write(target, lambda tmp: np.save(tmp, out), lock=False)
+    return out
+
+
+def _decode_all(catalog: pd.DataFrame, width: int, height: int, mode: str, progress: bool) -> np.ndarray:
     from tqdm import tqdm
 
     out = np.empty((len(catalog), height, width, 3), dtype=np.uint8)
     paths = catalog["path"].tolist()
     for i, path in enumerate(tqdm(paths, desc=f"images {width}x{height}", disable=not progress, leave=False)):
         out[i] = load_image(path, (width, height), mode)
-    if target is not None:
-        tmp = target.with_name(target.name + ".tmp.npy")
-        np.save(tmp, out)
-        os.replace(tmp, target)
     return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -42,12 +42,13 @@ def file_lock(path: str | os.PathLike, shared: bool = False) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> None:
-    """Call ``write(tmp)`` then rename ``tmp`` over ``path``, holding ``path``'s lock throughout."""
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], object], lock: bool = True) -> None:
+    """Call ``write(tmp)`` then rename ``tmp`` over ``path``, holding ``path``'s lock throughout
+    (``lock=False`` when the caller already holds it: a second flock in one process would wait forever)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp{path.suffix}")
-    with file_lock(path):
+    with file_lock(path) if lock else nullcontext():
         try:
             write(tmp)
             os.replace(tmp, path)
