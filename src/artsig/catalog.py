@@ -138,7 +138,7 @@ def _write_scan_cache(cache_path: Path, rows: list[tuple]) -> None:
     atomic_write(cache_path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
-def _check_file(path: Path, shown: str, root_path: Path | None, raw: str) -> tuple[str, str] | None:
+def _check_file(path: Path, root_path: Path | None) -> tuple[str, str] | None:
     """The reason a listed path cannot be catalogued before it is opened, or None."""
     if path.is_symlink() and not path.exists():
         return "broken link", f"symbolic link to {readable_name(os.readlink(path))}, which does not exist"
@@ -206,7 +206,7 @@ def scan_images(
             skip(issue, detail)
             continue
         try:
-            problem = _check_file(path, shown, root_path, raw)
+            problem = _check_file(path, root_path)
             if problem:
                 skip(*problem)
                 continue
