@@ -107,3 +107,53 @@ def test_relative_paths_strip_the_machine_from_papermill_metadata(tmp_path):
     relative_paths(path, tmp_path)
     meta = nbformat.read(str(path), as_version=4).metadata["papermill"]
     assert meta["input_path"] == meta["output_path"] == "notebooks/01_x.ipynb"
+
+
+def _checked(overrides):
+    from artsig.book import checked_params
+
+    declared = {"01_data": {"dataset", "data_dir", "seed", "label_column", "label", "top_k", "per_class", "min_per_class"},
+                "02_classification": {"dataset", "label", "epochs", "models"}}
+    return checked_params(ROOT, ROOT / "book" / "params.yml", overrides, declared)
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"csv_dirr": "/x"}, r"--set csv_dirr: unknown parameter; accepted keys are .*csv_dir"),
+    ({"01_data.top_k": 0}, r"--set 01_data.top_k=0: expected a positive integer"),
+    ({"01_data.per_class": -1}, r"--set 01_data.per_class=-1: expected a positive integer or none"),
+    ({"top_k": "many"}, r"--set top_k='many': expected an integer"),
+    ({"label": "colour"}, r"--set label='colour': not a label column; expected one of artist, style, genre"),
+    ({"01_data.nope": 1}, r"notebook 01_data has no parameter 'nope'; it takes"),
+    ({"99_x.top_k": 1}, r"'99_x' is not a chapter"),
+    ({"02_classification.models": "cnn"}, r"expected a list"),
+    ({"dataset": "folder:/no/such/folder"}, r"/no/such/folder does not exist"),
+    ({"csv_dir": "/no/such/csvs"}, r"--set csv_dir='/no/such/csvs': not a directory"),
+    ({"seed": -3}, r"non-negative"),
+])
+def test_parameters_are_checked_before_any_work(override, message):
+    with pytest.raises(BookError, match=message):
+        _checked(override)
+
+
+def test_empty_folder_dataset_is_refused_up_front(tmp_path):
+    with pytest.raises(BookError, match="no sub-folders"):
+        _checked({"dataset": f"folder:{tmp_path}"})
+    (tmp_path / "style_a").mkdir()
+    with pytest.raises(BookError, match="hold no files"):
+        _checked({"dataset": f"folder:{tmp_path}"})
+
+
+def test_loader_options_reach_the_kernels_environment(tmp_path):
+    from artsig.book import loader_environment
+
+    params = _checked({"csv_dir": str(tmp_path), "max_pixels": 2_000_000_000, "01_data.per_class": None, "01_data.top_k": 3})
+    assert loader_environment(params) == {"ARTSIG_CSV_DIR": str(tmp_path), "ARTSIG_MAX_PIXELS": "2000000000"}
+
+
+def test_cli_refuses_unknown_key_before_running_anything(capsys, monkeypatch):
+    from artsig import book
+
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setattr(book, "ensure_kernel", lambda: pytest.fail("work started despite a bad parameter"))
+    assert main(["book", "--set", "csv_dirr=/data/csv"]) == 2
+    assert "csv_dirr: unknown parameter" in capsys.readouterr().err

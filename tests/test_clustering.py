@@ -129,3 +129,49 @@ def test_compare_and_embedding_cache(tmp_path, monkeypatch):
 def test_most_mixed():
     p = np.array([[1.0, 0.0], [0.5, 0.5], [0.9, 0.1]])
     assert C.most_mixed(p) == 1
+
+
+KILLABLE = """
+import os, signal, sys
+import numpy as np, pandas as pd
+from artsig import clustering as C
+cache, kill_at = sys.argv[1], sys.argv[2]
+rng = np.random.default_rng(0)
+feats = {name: rng.normal(size=(90, 6)) + np.repeat(np.eye(3, 6) * 6, 30, axis=0) * (i + 1) for i, name in enumerate("abc")}
+cat = pd.DataFrame({"image_id": [f"i{j}" for j in range(90)], "style": np.repeat(list("xyz"), 30)})
+prepared = []
+real_prepare = C.prepare
+def prepare(X, *args, **kwargs):
+    prepared.append(1)
+    if str(len(prepared)) == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)  # a real kill -9, mid-run
+    return real_prepare(X, *args, **kwargs)
+C.prepare = prepare
+scores, assign, scans = C.compare(feats, cat, methods=("kmeans", "agglomerative", "optics"), k_values=range(2, 6), progress=False, cache_dir=cache)
+pd.to_pickle((scores, assign, scans), os.path.join(cache, "result.pkl"))
+print(len(prepared))
+"""
+
+
+def test_clustering_scan_resumes_after_sigkill(tmp_path):
+    """Killed while clustering the third feature set, a restart redoes only that one and ends with the same numbers."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+    def run(cache, kill_at):
+        return subprocess.run([sys.executable, "-c", KILLABLE, str(cache), str(kill_at)], capture_output=True, text=True, env=env)
+
+    killed = run(tmp_path / "killed", 3)
+    assert killed.returncode == -signal.SIGKILL
+    resumed = run(tmp_path / "killed", 0)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert resumed.stdout.strip() == "1"  # only the unfinished feature set was prepared and clustered again
+    whole = run(tmp_path / "whole", 0)
+    assert whole.stdout.strip() == "3"
+    for got, want in zip(pd.read_pickle(tmp_path / "killed" / "result.pkl"), pd.read_pickle(tmp_path / "whole" / "result.pkl")):
+        pd.testing.assert_frame_equal(got, want)
+    assert not list((tmp_path / "killed").glob("compare-part-*"))

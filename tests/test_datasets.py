@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -123,3 +124,62 @@ def test_real_artgan_metadata():
     assert table["date"].dropna().between(1000, 2030).all()
     val = read_artgan_split(ARTGAN / "Genre" / "genre_val.csv", read_artgan_classes(ARTGAN / "Genre" / "genre_class"))
     assert len(val) > 19_000 and not val["path"].str.contains("\r").any()
+
+
+def _fuzz_collection(root, with_bad: bool) -> dict[str, str]:
+    """``root/<style>/``: good images in every mode, and (if asked) 20+ kinds of bad files beside them."""
+    from conftest import write_bad_files, write_odd_modes
+
+    good = [write_image(root / "baroque" / f"b{i}.jpg", colour=(40, 90, 160), seed=i) for i in range(4)]
+    good += [write_image(root / "cubism" / f"c{i}.png", colour=(160, 90, 40), fmt="PNG", seed=10 + i) for i in range(4)]
+    good += write_odd_modes(root / "cubism")
+    if not with_bad:
+        return {}
+    expected = {f"cubism/{name}": issue for name, issue in write_bad_files(root / "cubism", good[0]).items()}
+    (root / "stray.jpg").write_bytes(good[1].read_bytes())
+    expected["stray.jpg"] = "no label folder"
+    (root / "baroque" / "b9-copy.jpg").write_bytes(good[2].read_bytes())
+    expected["baroque/b9-copy"] = "duplicate"
+    return expected
+
+
+def test_fuzz_folder_of_bad_files_beside_good_ones(tmp_path, deny_locked, capsys):
+    """No traceback, every bad file named once with its reason, every good file kept with the same
+    labels, sizes, hashes and features as in a folder holding the good files alone."""
+    from artsig import features
+    from artsig.__main__ import main
+
+    expected = _fuzz_collection(tmp_path / "mixed", with_bad=True)
+    _fuzz_collection(tmp_path / "clean", with_bad=False)
+    assert len(expected) >= 25 and len(set(expected.values())) >= 13  # 25+ bad files of 13+ reasons
+    mixed, quality = open_dataset(f"folder:{tmp_path / 'mixed'}", data_dir=tmp_path / "data", progress=False, with_quality=True)
+    clean, clean_quality = open_dataset(f"folder:{tmp_path / 'clean'}", data_dir=tmp_path / "data", progress=False, with_quality=True)
+    assert clean_quality.empty
+    assert quality["file"].is_unique
+    assert dict(zip(quality["file"], quality["issue"])) == expected
+    repaired = set(quality.loc[quality["action"] == "kept", "file"])
+    assert repaired == {"cubism/café.jpg", "cubism/animated.gif", "cubism/pages.tif", "baroque/b9-copy"}
+    columns = ["image_id", "style", "width", "height", "sha256"]
+    kept = mixed[mixed["image_id"].isin(clean["image_id"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept[columns], clean[columns])
+    assert set(mixed["image_id"]) - set(clean["image_id"]) == {"cubism/café", "cubism/animated", "cubism/pages", "baroque/b9-copy"}
+    hist_mixed = features.extract(kept, "color_histogram", data_dir=tmp_path / "data", progress=False)
+    hist_clean = features.extract(clean, "color_histogram", data_dir=tmp_path / "data2", progress=False)
+    np.testing.assert_array_equal(hist_mixed, hist_clean)
+    assert len(features.extract(mixed, "color_histogram", data_dir=tmp_path / "data", progress=False)) == len(mixed)
+    assert main(["catalog", f"folder:{tmp_path / 'mixed'}", "--data-dir", str(tmp_path / "data")]) == 0
+    printed = capsys.readouterr().out
+    assert f"{len(expected)} data-quality issue(s)" in printed and "café.jpg" in printed
+
+
+def test_csv_dir_from_the_environment(tmp_path, monkeypatch):
+    """``python -m artsig book --set csv_dir=...`` hands csv_dir to every chapter through ARTSIG_CSV_DIR."""
+    (tmp_path / "csv" / "Style").mkdir(parents=True)
+    (tmp_path / "csv" / "Style" / "style_class.txt").write_text("0 Realism\n")
+    (tmp_path / "csv" / "Style" / "style_train.csv").write_text("Realism/ilya-repin_a-1880.jpg,0\n")
+    (tmp_path / "csv" / "Style" / "style_val.csv").write_text("")
+    write_image(tmp_path / "img" / "Realism" / "ilya-repin_a-1880.jpg")
+    with pytest.raises(CatalogError, match="ArtGAN CSVs not found"):
+        open_dataset(f"wikiart:{tmp_path / 'img'}", data_dir=tmp_path / "data", progress=False)
+    monkeypatch.setenv("ARTSIG_CSV_DIR", str(tmp_path / "csv"))
+    assert open_dataset(f"wikiart:{tmp_path / 'img'}", data_dir=tmp_path / "data", progress=False)["style"].tolist() == ["Realism"]

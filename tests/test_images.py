@@ -67,3 +67,68 @@ def test_thumbnail_cached_on_disk(tmp_path):
     assert max(Image.open(thumb).size) == 64
     assert thumbnail(src, 64, cache_dir=tmp_path / "thumbs") == thumb
     assert load_image(src, 20).shape == (20, 20, 3)
+
+
+def test_odd_modes_become_faithful_rgb(tmp_path):
+    from conftest import multi_frame, write_odd_modes
+
+    by_name = {p.name: p for p in write_odd_modes(tmp_path)}
+    for path in by_name.values():
+        img = open_rgb(path)
+        assert img.mode == "RGB" and img.size == (40, 30)
+    grey16 = np.asarray(open_rgb(by_name["grey16.png"]))[..., 0]
+    assert grey16.min() == 0 and grey16.max() == 255 and 100 < grey16.mean() < 155  # scaled, not clipped to white
+    cmyk = np.asarray(open_rgb(by_name["cmyk.jpg"])).mean(axis=(0, 1))
+    assert cmyk[0] > cmyk[2] + 60  # the orange written stays orange
+    first = np.asarray(open_rgb(multi_frame(tmp_path / "anim.gif")))
+    assert first[..., 0].mean() > 200 and first[..., 1].mean() < 50  # first (red) frame
+
+
+def test_read_image_names_reasons(tmp_path):
+    from artsig.images import read_image
+    from conftest import multi_frame, png_header_only
+
+    (tmp_path / "empty.png").write_bytes(b"")
+    png_header_only(tmp_path / "bomb.png", 100_000, 100_000)
+    for name, kind in [("empty.png", "empty file"), ("bomb.png", "too large"), ("missing.png", "vanished")]:
+        with pytest.raises(ImageError, match=name) as info:
+            read_image(tmp_path / name)
+        assert info.value.kind == kind
+    assert Image.MAX_IMAGE_PIXELS == 89478485  # PIL's limit is lifted per call only, never left changed
+    _, info = read_image(multi_frame(tmp_path / "pages.tif", fmt="TIFF"))
+    assert info["frames"] == 3 and info["notes"] == ["first of 3 frames used"]
+
+
+PEAK_SCRIPT = """
+import json, resource, sys
+import pandas as pd
+from artsig.catalog import scan_images
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+records = pd.DataFrame({"path": sys.argv[2:]})
+catalog, quality = scan_images(records, root=sys.argv[1], progress=False)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"sizes": catalog[["width", "height"]].values.tolist(), "issues": quality["issue"].tolist(),
+                  "details": quality["detail"].tolist(), "extra_mb": (after - before) / 1024}))
+"""
+
+
+def test_20000_square_scans_are_read_at_reduced_resolution_in_bounded_memory(tmp_path):
+    """A 400-megapixel PNG and JPEG (above PIL's bomb limit) are catalogued, and peak memory
+    stays far below one full decode (20000 x 20000 x 3 bytes = 1144 MiB)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import big_jpeg, big_png
+
+    big_png(tmp_path / "scan-a.png", 20000, 20000)
+    big_jpeg(tmp_path / "scan-b.jpg", 20000, 20000)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, str(tmp_path), "scan-a.png", "scan-b.jpg"],
+                         capture_output=True, text=True, env=env, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["sizes"] == [[20000, 20000], [20000, 20000]]
+    assert result["issues"] == ["large", "large"] and "reduced resolution" in result["details"][0]
+    assert result["extra_mb"] < 400, f"peak memory grew by {result['extra_mb']:.0f} MiB"
+    assert "(4000 x 4000)" in result["details"][0]  # 1/5 per side: under 16.8 megapixels

@@ -30,7 +30,7 @@ def cmd_book(args) -> int:
         overrides["dataset"] = args.dataset
     if args.reference and overrides:
         raise book.BookError("--reference runs the notebooks' own defaults; it takes no --dataset or --set")
-    params = book.load_params(root / args.params, overrides)
+    params = book.checked_params(root, root / args.params, overrides)  # before any work starts
     book.ensure_kernel()
     if not args.reference and not args.only:
         book.clean_chapters(root)
@@ -56,7 +56,15 @@ def cmd_catalog(args) -> int:
     from artsig.catalog import summarize
     from artsig.datasets import open_dataset
 
-    catalog, quality = open_dataset(args.dataset, data_dir=args.data_dir, label_column=args.label_column, with_quality=True)
+    from artsig.book import LABEL_VALUES
+
+    if args.label_column not in LABEL_VALUES:
+        raise ValueError(f"--label-column {args.label_column!r}: expected one of {', '.join(LABEL_VALUES)}")
+    if args.max_pixels is not None and args.max_pixels < 1:
+        raise ValueError(f"--max-pixels {args.max_pixels:g}: expected a positive number of pixels, e.g. 2e9")
+    catalog, quality = open_dataset(args.dataset, data_dir=args.data_dir, label_column=args.label_column, with_quality=True,
+                                    csv_dir=args.csv_dir, path_column=args.path_column,
+                                    max_pixels=None if args.max_pixels is None else int(args.max_pixels))
     print(summarize(catalog).to_string(index=False))
     if len(quality):
         print(f"\n{len(quality)} data-quality issue(s):")
@@ -94,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("dataset")
     p.add_argument("--data-dir", default="data")
     p.add_argument("--label-column", default="style", help="what the folders of a folder: collection mean")
+    p.add_argument("--csv-dir", help="wikiart: the folder of the ArtGAN split CSVs (if not beside the images)")
+    p.add_argument("--path-column", help="csv: the column holding image paths (default: path)")
+    p.add_argument("--max-pixels", type=float, help="pixel cap: larger files are listed, not read (default 1e9 or ARTSIG_MAX_PIXELS)")
     p.add_argument("--output", help="write the catalog to this .parquet or .csv file")
     p.add_argument("--force", action="store_true", help="overwrite --output if it exists")
     p.set_defaults(func=cmd_catalog)

@@ -8,6 +8,7 @@ the command line, so ``--dataset folder:/path`` reruns the whole book on another
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -112,6 +113,101 @@ def declared_parameters(notebook: Path) -> set[str]:
     return set(papermill.inspect_notebook(str(notebook)).keys())
 
 
+# Shared keys no notebook declares: the loaders read them from the environment of every
+# notebook's kernel, so ``--set csv_dir=...`` reaches ``open_dataset`` in each chapter.
+LOADER_OPTIONS = {"csv_dir": "ARTSIG_CSV_DIR", "path_column": "ARTSIG_PATH_COLUMN", "max_pixels": "ARTSIG_MAX_PIXELS"}
+LABEL_KEYS = ("label", "label_column", "transfer_label", "subject_label", "style_label")
+LABEL_VALUES = ("artist", "style", "genre", "motif")
+POSITIVE_KEYS = ("top_k", "min_per_class", "n_images", "image_size", "epochs", "batch_size", "threads", "input_size",
+                 "k_min", "k_max", "n_components", "max_pixels", "retrieval_size", "subsample", "max_iter", "n_clusters")
+OPTIONAL_POSITIVE_KEYS = ("per_class",)
+
+
+def _type_name(value) -> str:
+    return {bool: "true/false", int: "an integer", float: "a number", str: "text", list: "a list"}.get(type(value), type(value).__name__)
+
+
+def _check_type(where: str, value, default) -> None:
+    if default is None or value is None and default is None:
+        return
+    if value is None:
+        raise BookError(f"{where}=none: expected {_type_name(default)}, like the default {default!r}")
+    ok = isinstance(value, bool) if isinstance(default, bool) else (
+        isinstance(value, (int, float)) and not isinstance(value, bool) if isinstance(default, float) else
+        isinstance(value, int) and not isinstance(value, bool) if isinstance(default, int) else
+        isinstance(value, type(default)))
+    if not ok:
+        raise BookError(f"{where}={value!r}: expected {_type_name(default)}, like the default {default!r}")
+
+
+def _check_value(where: str, key: str, value) -> None:
+    from artsig.datasets import check_dataset
+
+    if key == "max_pixels" and isinstance(value, str):  # YAML reads 2e9 as text
+        try:
+            value = float(value)
+        except ValueError:
+            raise BookError(f"{where}={value!r}: expected a positive number of pixels, e.g. 2000000000") from None
+    if key in POSITIVE_KEYS and value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool) or value < 1):
+        raise BookError(f"{where}={value!r}: expected a positive integer (1 or more)")
+    if key in OPTIONAL_POSITIVE_KEYS and value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise BookError(f"{where}={value!r}: expected a positive integer or none (none = the smallest class)")
+    if key == "seed" and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        raise BookError(f"{where}={value!r}: expected a non-negative integer")
+    if key in LABEL_KEYS and value not in LABEL_VALUES:
+        raise BookError(f"{where}={value!r}: not a label column; expected one of {', '.join(LABEL_VALUES)}")
+    if key == "device" and not (isinstance(value, str) and (value in ("auto", "cpu", "cuda") or value.startswith("cuda:") and value[5:].isdigit())):
+        raise BookError(f"{where}={value!r}: expected auto, cpu, cuda or cuda:N")
+    if key == "csv_dir" and value is not None and not Path(str(value)).expanduser().is_dir():
+        raise BookError(f"{where}={value!r}: not a directory; expected the folder holding the ArtGAN Style/, Genre/, Artist/ files")
+    if key == "path_column" and (not isinstance(value, str) or not value):
+        raise BookError(f"{where}={value!r}: expected the name of the CSV column holding image paths")
+    if key == "dataset":
+        try:
+            check_dataset(value)
+        except ValueError as exc:  # CatalogError
+            raise BookError(str(exc)) from None
+
+
+def checked_params(root: Path, params_file: Path, overrides: dict, declared: dict[str, set[str]] | None = None) -> dict:
+    """``params_file`` with ``overrides`` applied, checked before any notebook runs: each key is
+    known, has the type of its default and a possible value; else BookError naming the key and
+    the accepted values.
+
+    ``declared`` maps each chapter to the parameters its notebook declares (read when omitted).
+    """
+    base = load_params(params_file)
+    params = load_params(params_file, overrides)
+    if declared is None:
+        declared = {name: declared_parameters(root / NOTEBOOKS_DIR / f"{name}.ipynb") for name in chapters(root)}
+    known = set().union(*declared.values()) | set(LOADER_OPTIONS)
+    defaults: dict = {}
+    for section in [base["shared"], *base["notebooks"].values()]:
+        for key, value in section.items():
+            defaults.setdefault(key, value)
+    for key, value in overrides.items():
+        notebook, dot, name = key.rpartition(".")
+        if dot:
+            if notebook not in declared:
+                raise BookError(f"--set {key}: {notebook!r} is not a chapter; chapters are {', '.join(declared)}")
+            if name not in declared[notebook]:
+                raise BookError(f"--set {key}: notebook {notebook} has no parameter {name!r}; it takes {', '.join(sorted(declared[notebook]))}")
+        elif name not in known:
+            raise BookError(f"--set {key}: unknown parameter; accepted keys are {', '.join(sorted(known))} (or NOTEBOOK.KEY)")
+        default = base["notebooks"].get(notebook, {}).get(name, defaults.get(name)) if dot else defaults.get(name)
+        _check_type(f"--set {key}", value, default)
+        _check_value(f"--set {key}", name, value)
+    shared = params["shared"]
+    if "dataset" in shared and "dataset" not in overrides:
+        _check_value("dataset", "dataset", shared["dataset"])
+    return params
+
+
+def loader_environment(params: dict) -> dict[str, str]:
+    """Environment variables carrying the loader options of ``params`` to every notebook's kernel."""
+    return {env: str(params["shared"][key]) for key, env in LOADER_OPTIONS.items() if params["shared"].get(key) is not None}
+
+
 def execute(root: Path, params: dict, only: list[str] | None = None, reference: bool = False, log=print) -> list[Path]:
     """Execute the chapters with papermill; stop at the first failing cell with its error.
 
@@ -121,6 +217,7 @@ def execute(root: Path, params: dict, only: list[str] | None = None, reference: 
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    os.environ.update(loader_environment(params))  # the kernels papermill starts inherit them
     names = chapters(root)
     if only:
         missing = [n for n in only if n not in names]

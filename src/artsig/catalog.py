@@ -3,7 +3,9 @@
 Columns: ``image_id``, ``path`` (absolute), ``width``, ``height``, ``sha256``, and whichever
 labels exist among ``artist``, ``style``, ``genre``, ``date``, ``split``, ``motif``.
 Building a catalog opens every image once; files that cannot be used are skipped, logged with
-the reason, and listed in the data-quality table, never dropped silently.
+the reason, and listed in the data-quality table (``file``, ``issue``, ``detail``, ``action``),
+never dropped silently; files kept with a repair (first frame of many, reduced resolution, a
+name that is not UTF-8) and exact duplicates are listed there too, with ``action`` "kept".
 """
 
 from __future__ import annotations
@@ -11,19 +13,22 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 from pathlib import Path
+from stat import S_ISREG
 
 import numpy as np
 import pandas as pd
 
-from artsig.images import IMAGE_SUFFIXES, ImageError, open_rgb
+from artsig.images import IMAGE_SUFFIXES, ImageError, read_image
+from artsig.locks import atomic_write, file_lock
 
 log = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS = ("image_id", "path", "width", "height", "sha256")
 LABEL_COLUMNS = ("artist", "style", "genre", "date", "split", "motif")
 SPLITS = ("train", "val", "test")
-QUALITY_COLUMNS = ("file", "issue", "detail")
+QUALITY_COLUMNS = ("file", "issue", "detail", "action")
 
 
 class CatalogError(ValueError):
@@ -74,16 +79,81 @@ def sha256_of(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _probe(path: Path) -> tuple[int, int, str]:
-    img = open_rgb(path)
-    return img.width, img.height, sha256_of(path)
+def readable_name(text: str) -> str:
+    """A file name as printable text: bytes that are not UTF-8 (surrogate-escaped) shown as Latin-1."""
+    return "".join(chr(ord(c) - 0xDC00) if 0xDC80 <= ord(c) <= 0xDCFF else c for c in str(text))
+
+
+def is_utf8_name(text: str) -> bool:
+    """Whether a path string is valid Unicode (False for a name with non-UTF-8 bytes)."""
+    try:
+        str(text).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def name_alias(path: Path, folder: Path) -> Path:
+    """A symbolic link with a UTF-8 name to a file whose name is not UTF-8 (created once, atomically)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256(os.fsencode(path)).hexdigest()[:12]
+    stem = re.sub(r"[^\w.-]+", "_", readable_name(path.stem)).strip("_") or "image"
+    alias = folder / f"{stem}-{digest}{readable_name(path.suffix).lower()}"
+    if not (alias.is_symlink() and os.readlink(alias) == os.fsdecode(path)):
+        tmp = folder / f".{alias.name}.{os.getpid()}.tmp"
+        tmp.unlink(missing_ok=True)
+        os.symlink(path, tmp)
+        os.replace(tmp, alias)
+    return alias
+
+
+def _default_alias_dir(cache_path: Path | None) -> Path:
+    if cache_path is not None:
+        return cache_path.parent / "aliases"
+    return Path(os.environ.get("ARTSIG_ALIASES", Path.home() / ".cache" / "artsig" / "aliases"))
+
+
+def _probe(path: Path, max_pixels: int | None) -> tuple[int, int, str, str]:
+    img, info = read_image(path, max_pixels)
+    return info["width"], info["height"], sha256_of(path), "; ".join(info["notes"])
 
 
 def _load_scan_cache(cache_file: Path | None) -> dict[str, tuple]:
     if cache_file is None or not cache_file.exists():
         return {}
-    cached = pd.read_parquet(cache_file)
-    return {row.path: (row.mtime_ns, row.size, row.width, row.height, row.sha256) for row in cached.itertuples()}
+    try:
+        with file_lock(cache_file, shared=True):
+            cached = pd.read_parquet(cache_file)
+    except (OSError, ValueError) as exc:  # a damaged cache is rebuilt, not trusted
+        log.warning("scan cache %s unreadable (%s); rescanning", cache_file, exc)
+        return {}
+    if "notes" not in cached:
+        return {}
+    return {row.path: (row.mtime_ns, row.size, row.width, row.height, row.sha256, row.notes) for row in cached.itertuples()}
+
+
+def _write_scan_cache(cache_path: Path, rows: list[tuple]) -> None:
+    """Write this scan's rows to the cache file, atomically and under its lock."""
+    frame = pd.DataFrame(rows, columns=["path", "mtime_ns", "size", "width", "height", "sha256", "notes"])
+    atomic_write(cache_path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def _check_file(path: Path, root_path: Path | None) -> tuple[str, str] | None:
+    """The reason a listed path cannot be catalogued before it is opened, or None."""
+    if path.is_symlink() and not path.exists():
+        return "broken link", f"symbolic link to {readable_name(os.readlink(path))}, which does not exist"
+    resolved = path.resolve()
+    if root_path is not None and not resolved.is_relative_to(root_path):
+        return "outside root", f"path is outside the collection root {root_path.name}/"
+    if not resolved.exists():
+        return "missing", "listed but not found on disk"
+    if resolved.is_dir():
+        if not os.access(resolved, os.R_OK | os.X_OK):
+            return "permission denied", "folder cannot be listed, so its files were not scanned"
+        return "not a file", "a folder where an image file was expected"
+    if resolved.suffix.lower() not in IMAGE_SUFFIXES:
+        return "unsupported", f"suffix {readable_name(resolved.suffix) or '(none)'} is not one of {', '.join(IMAGE_SUFFIXES)}"
+    return None
 
 
 def scan_images(
@@ -92,62 +162,101 @@ def scan_images(
     source: str = "collection",
     cache_file: str | os.PathLike | None = None,
     progress: bool = True,
+    max_pixels: int | None = None,
+    alias_dir: str | os.PathLike | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Turn rows with ``image_id``, ``path`` and labels into a validated catalog.
 
     Each image is decoded once to measure it and hash it (the result is cached per file by
     modification time and size in ``cache_file``). Returns ``(catalog, quality)`` where
-    ``quality`` lists every skipped file and every exact duplicate with the reason.
+    ``quality`` names, once each, every skipped file, every exact duplicate and every file kept
+    with a repair (first frame of many, reduced resolution, a name that is not UTF-8), with the
+    reason. One bad file never stops the scan. Files above ``max_pixels`` (default
+    ``ARTSIG_MAX_PIXELS`` or 1 gigapixel) are listed as "too large". A row whose ``_issue``
+    column is set (a loader's finding, e.g. an unreadable folder) is listed with that issue.
     """
     from tqdm import tqdm
 
     if "path" not in records.columns:
         raise CatalogError(f"{source}: no 'path' column")
     records = records.reset_index(drop=True)
+    for column in records.columns:
+        if column != "path" and records[column].dtype == object:
+            records[column] = records[column].map(lambda v: readable_name(v) if isinstance(v, str) and not is_utf8_name(v) else v)
     root_path = Path(root).resolve() if root is not None else None
     cache_path = Path(cache_file) if cache_file else None
+    aliases = Path(alias_dir) if alias_dir else _default_alias_dir(cache_path)
     cached = _load_scan_cache(cache_path)
+    preset = records.pop("_issue") if "_issue" in records else pd.Series([None] * len(records))
     issues: list[dict] = []
+    notes: dict[int, list[tuple[str, str]]] = {}
     keep, widths, heights, hashes, paths, cache_rows = [], [], [], [], [], []
     for i, raw in enumerate(tqdm(records["path"].tolist(), desc=f"scanning {source}", disable=not progress, leave=False)):
+        raw = os.fsdecode(raw) if isinstance(raw, (bytes, os.PathLike)) else str(raw)
         path = Path(raw)
         if root_path is not None and not path.is_absolute():
             path = root_path / path
-        path = path.resolve()
-        shown = str(path.relative_to(root_path)) if root_path and path.is_relative_to(root_path) else str(raw)
-        if root_path is not None and not path.is_relative_to(root_path):
-            issues.append({"file": str(raw), "issue": "outside root", "detail": f"path is outside the collection root {root_path.name}/"})
+        shown = readable_name(path.relative_to(root_path) if root_path and path.is_relative_to(root_path) else raw)
+
+        def skip(issue: str, detail: str) -> None:
+            issues.append({"file": shown, "issue": issue, "detail": detail, "action": "skipped"})
+
+        if isinstance(preset.iloc[i], str) and preset.iloc[i]:
+            issue, _, detail = preset.iloc[i].partition(": ")
+            skip(issue, detail)
             continue
-        if not path.exists():
-            issues.append({"file": shown, "issue": "missing", "detail": "listed but not found on disk"})
-            continue
-        if path.suffix.lower() not in IMAGE_SUFFIXES:
-            issues.append({"file": shown, "issue": "unsupported", "detail": f"suffix {path.suffix or '(none)'} is not one of {', '.join(IMAGE_SUFFIXES)}"})
-            continue
-        stat = path.stat()
-        hit = cached.get(str(path))
-        if hit and hit[0] == stat.st_mtime_ns and hit[1] == stat.st_size:
-            width, height, digest = hit[2], hit[3], hit[4]
-        else:
-            try:
-                width, height, digest = _probe(path)
-            except ImageError as exc:
-                issues.append({"file": shown, "issue": "unreadable", "detail": str(exc).split(": ", 1)[-1]})
+        try:
+            problem = _check_file(path, root_path)
+            if problem:
+                skip(*problem)
                 continue
+            path = path.resolve()
+            stat = path.stat()
+            if not S_ISREG(stat.st_mode):
+                skip("not a file", "a special file (FIFO, socket or device), not an image file")
+                continue
+            if stat.st_size == 0:
+                skip("empty file", "0 bytes")
+                continue
+            file_notes = []
+            usable = path
+            if not is_utf8_name(str(path)):
+                usable = name_alias(path, aliases)
+                file_notes.append(("name not UTF-8", f"name bytes are not UTF-8 (shown as Latin-1); read through the link {usable.name}"))
+            hit = cached.get(str(usable))
+            if hit and hit[0] == stat.st_mtime_ns and hit[1] == stat.st_size:
+                width, height, digest, note = hit[2], hit[3], hit[4], hit[5]
+            else:
+                width, height, digest, note = _probe(usable, max_pixels)
+        except ImageError as exc:
+            skip(exc.kind, str(exc).split(": ", 1)[-1])
+            continue
+        except FileNotFoundError:
+            skip("vanished", "deleted or moved while the collection was being scanned")
+            continue
+        except PermissionError:
+            skip("permission denied", "the file cannot be read by this user")
+            continue
+        except Exception as exc:  # one odd file never stops the scan
+            skip("unreadable", f"{type(exc).__name__}: {exc}")
+            continue
+        for part in filter(None, str(note or "").split("; ")):
+            file_notes.append(("multi-frame" if "frames" in part else "large", part))
+        if file_notes:
+            notes[len(keep)] = file_notes
         keep.append(i)
-        widths.append(width)
-        heights.append(height)
+        widths.append(int(width))
+        heights.append(int(height))
         hashes.append(digest)
-        paths.append(str(path))
-        cache_rows.append((str(path), stat.st_mtime_ns, stat.st_size, width, height, digest))
+        paths.append(str(usable))
+        cache_rows.append((str(usable), stat.st_mtime_ns, stat.st_size, int(width), int(height), digest, note or ""))
     for issue in issues:
         log.warning("skipped %s: %s (%s)", issue["file"], issue["issue"], issue["detail"])
     if cache_path is not None and cache_rows:
-        cache_path.parent.mkdir(parents=True, exist_ok=True)
-        frame = pd.DataFrame(cache_rows, columns=["path", "mtime_ns", "size", "width", "height", "sha256"])
-        tmp = cache_path.with_name(cache_path.name + ".tmp")
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, cache_path)
+        try:
+            _write_scan_cache(cache_path, cache_rows)
+        except OSError as exc:
+            log.warning("scan cache %s not written (%s)", cache_path, exc)
     if not keep:
         detail = f"; first problem: {issues[0]['file']}: {issues[0]['detail']}" if issues else ""
         raise CatalogError(f"{source}: no readable images{detail}")
@@ -157,7 +266,7 @@ def scan_images(
     catalog["height"] = np.asarray(heights, dtype=np.int64)
     catalog["sha256"] = hashes
     if "image_id" not in catalog:
-        catalog["image_id"] = [Path(p).stem for p in paths]
+        catalog["image_id"] = [readable_name(Path(records["path"].iloc[i]).stem) for i in keep]
     catalog["image_id"] = catalog["image_id"].astype(str)
     if "date" in catalog:
         catalog["date"] = pd.to_numeric(catalog["date"], errors="coerce").astype("Int64")
@@ -165,12 +274,22 @@ def scan_images(
         c for c in catalog.columns if c not in REQUIRED_COLUMNS and c not in LABEL_COLUMNS
     ]
     catalog = catalog[ordered].reset_index(drop=True)
-    duplicates = catalog[catalog["sha256"].duplicated(keep="first")]
     first_by_hash = catalog.drop_duplicates("sha256").set_index("sha256")["image_id"]
-    for row in duplicates.itertuples():
-        issues.append({"file": row.image_id, "issue": "duplicate", "detail": f"same bytes as {first_by_hash[row.sha256]}"})
+    for row in catalog[catalog["sha256"].duplicated(keep="first")].itertuples():
+        notes.setdefault(row.Index, []).append(("duplicate", f"same bytes as {first_by_hash[row.sha256]}"))
+    for position in sorted(notes):
+        kinds, details = zip(*notes[position])
+        shown_kept = catalog["image_id"].iloc[position] if kinds == ("duplicate",) else readable_name(_shown(records["path"].iloc[keep[position]], root_path))
+        issues.append({"file": shown_kept, "issue": ", ".join(kinds), "detail": "; ".join(details), "action": "kept"})
     quality = pd.DataFrame(issues, columns=list(QUALITY_COLUMNS))
     return validate_catalog(catalog, source), quality
+
+
+def _shown(raw, root_path: Path | None) -> str:
+    path = Path(os.fsdecode(raw))
+    if root_path is not None and not path.is_absolute():
+        return str(path)
+    return str(path.relative_to(root_path)) if root_path and path.is_relative_to(root_path) else str(path)
 
 
 def summarize(catalog: pd.DataFrame) -> pd.DataFrame:

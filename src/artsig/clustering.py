@@ -296,7 +296,9 @@ def compare(
     ``standardize="auto"`` standardises each feature set's columns unless its extractor says
     not to (PCA scores: :func:`artsig.features.standardize_default`).
     With ``cache_dir`` the three tables are stored there, keyed by the features, labels and
-    every parameter, so an identical rerun reads them back instead of clustering again.
+    every parameter, so an identical rerun reads them back instead of clustering again; each
+    finished feature set is stored as it ends, so a killed run restarted with the same
+    parameters redoes only the feature sets it had not finished.
     """
     from tqdm import tqdm
 
@@ -313,9 +315,20 @@ def compare(
     rows, scans = [], []
     assign = {"image_id": catalog["image_id"].astype(str).to_numpy()}
     bar = tqdm(total=len(features) * len(methods), desc="clustering", disable=not progress, leave=False)
+    parts = {}
     for name, X in features.items():
         if len(X) != len(catalog):
             raise ValueError(f"features {name!r} have {len(X)} rows but the catalog has {len(catalog)}")
+        if paths is not None:  # a run killed part-way resumes after the last finished feature set
+            parts[name] = [_cache_path(cache_dir, f"compare-part-{part}", fingerprint(key, name), ".parquet") for part in ("rows", "assign", "scan")]
+            if all(p.exists() for p in parts[name]):
+                done_rows, done_assign, done_scan = (pd.read_parquet(p) for p in parts[name])
+                rows.extend(done_rows.to_dict("records"))
+                assign.update({c: done_assign[c].to_numpy() for c in done_assign.columns})
+                scans.append(done_scan)
+                bar.update(len(methods))
+                continue
+        first_row = len(rows)
         Z = prepare(X, n_components=n_components, seed=seed, standardize=_standardize_for(name, standardize))
         scan = k_scan(Z, k_values, seed=seed)
         chosen = pick_k(scan)
@@ -334,12 +347,18 @@ def compare(
                 for metric, value in M.external_metrics(labels[col].to_numpy(), lab).items():
                     rows.append({**base, "metric": metric, "label": col, "value": value})
             bar.update(1)
+        if paths is not None:
+            done = (pd.DataFrame(rows[first_row:]), pd.DataFrame({f"{name}/{m}": assign[f"{name}/{m}"] for m in methods}), scans[-1])
+            for frame, path in zip(done, parts[name]):
+                _atomic(path, lambda tmp, frame=frame: frame.to_parquet(tmp, index=False))
     bar.close()
     scan_table = pd.concat(scans, ignore_index=True)[["extractor", "k", "inertia", "silhouette", "k_elbow", "k_silhouette"]]
     result = (pd.DataFrame(rows), pd.DataFrame(assign), scan_table)
     if paths is not None:
         for frame, path in zip(result, paths):
             _atomic(path, lambda tmp, frame=frame: frame.to_parquet(tmp, index=False))
+        for path in (p for group in parts.values() for p in group):
+            path.unlink(missing_ok=True)  # the whole result is stored; the per-feature-set parts are not needed
     return result
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from artsig.catalog import LABEL_COLUMNS, SPLITS, CatalogError, scan_images
+from artsig.catalog import LABEL_COLUMNS, SPLITS, CatalogError, readable_name, scan_images
 from artsig.images import IMAGE_SUFFIXES
 from artsig.paths import cache_dir, dataset_slug
 
@@ -46,6 +46,22 @@ def parse_dataset(dataset: str) -> tuple[str, Path | None]:
     return kind, path
 
 
+def check_dataset(dataset: str) -> tuple[str, Path | None]:
+    """Check a dataset spec before any work: the location exists and holds something to read."""
+    kind, path = parse_dataset(dataset)
+    if kind in ("folder", "wikiart", "best-artworks") and not path.is_dir():
+        raise CatalogError(f"dataset={dataset!r}: {path} is not a folder; {kind}: takes a folder")
+    if kind == "csv" and not path.is_file():
+        raise CatalogError(f"dataset={dataset!r}: {path} is not a file; csv: takes a CSV file")
+    if kind == "folder":
+        subdirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
+        if not subdirs:
+            raise CatalogError(f"dataset={dataset!r}: {path} has no sub-folders; expected {path.name}/<label>/<image files>")
+        if not any(f for d in subdirs for _, _, files in os.walk(d, followlinks=True) for f in files if not f.startswith(".")):
+            raise CatalogError(f"dataset={dataset!r}: the sub-folders of {path} hold no files; expected images such as *.jpg")
+    return kind, path
+
+
 def open_dataset(
     dataset: str = "synthetic",
     data_dir: str | os.PathLike = "../data",
@@ -54,17 +70,23 @@ def open_dataset(
     seed: int = 0,
     label_column: str = "style",
     csv_dir: str | os.PathLike | None = None,
-    path_column: str = "path",
+    path_column: str | None = None,
     progress: bool = True,
     with_quality: bool = False,
+    max_pixels: int | None = None,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Load a collection as a validated catalog (and its data-quality table if ``with_quality``).
 
     ``n_images``, ``image_size`` and ``seed`` shape the synthetic benchmark; ``label_column``
     names what the folders of a ``folder:`` collection mean; ``csv_dir`` points at the ArtGAN
-    CSVs for ``wikiart:``; ``path_column`` names the path column of a ``csv:`` file.
+    CSVs for ``wikiart:`` (default ``ARTSIG_CSV_DIR``); ``path_column`` names the path column of a
+    ``csv:`` file (default ``ARTSIG_PATH_COLUMN`` or ``path``);
+    ``max_pixels`` is the pixel cap above which a file is listed as "too large" (default
+    ``ARTSIG_MAX_PIXELS`` or 1 gigapixel).
     """
     kind, location = parse_dataset(dataset)
+    csv_dir = csv_dir or os.environ.get("ARTSIG_CSV_DIR") or None  # set by `python -m artsig book --set csv_dir=...`
+    path_column = path_column or os.environ.get("ARTSIG_PATH_COLUMN") or "path"
     scan_cache = cache_dir(data_dir, "catalogs") / f"{dataset_slug(dataset)}-scan.parquet"
     if kind == "synthetic":
         records, root = synthetic_records(data_dir, n_images, image_size, seed, progress)
@@ -76,7 +98,7 @@ def open_dataset(
         records, root = best_artworks_records(location)
     else:
         records, root = csv_records(location, path_column), location.parent
-    catalog, quality = scan_images(records, root=root, source=dataset if kind == "synthetic" else f"{kind} collection", cache_file=scan_cache, progress=progress)
+    catalog, quality = scan_images(records, root=root, source=dataset if kind == "synthetic" else f"{kind} collection", cache_file=scan_cache, progress=progress, max_pixels=max_pixels)
     return (catalog, quality) if with_quality else catalog
 
 
@@ -110,12 +132,33 @@ def synthetic_links(data_dir, n_images: int = 2000, image_size: int = 256, seed:
 # --- ImageFolder ----------------------------------------------------------------------------
 
 
-def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+def _image_files(folder: Path, unreadable: list[Path] | None = None) -> list[Path]:
+    """Every non-hidden file below ``folder`` (broken links included, symlinked folders followed
+    once); folders that cannot be listed are appended to ``unreadable``."""
+    found: list[Path] = []
+    seen: set[str] = set()
+
+    def failed(error: OSError) -> None:
+        if unreadable is not None and error.filename is not None:
+            unreadable.append(Path(os.fsdecode(error.filename)))
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=failed, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:  # a link loop
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        found.extend(Path(dirpath) / f for f in filenames if not f.startswith("."))
+    return sorted(found)
 
 
 def folder_records(root: Path, label_column: str = "style") -> pd.DataFrame:
-    """Rows for ``root/<label>/*`` or ``root/<split>/<label>/*`` (splits: train/val/test and aliases)."""
+    """Rows for ``root/<label>/*`` or ``root/<split>/<label>/*`` (splits: train/val/test and aliases).
+
+    Files outside a label folder and folders that cannot be listed get a row with an ``_issue``,
+    so the scan names them in the data-quality table.
+    """
     if not root.is_dir():
         raise CatalogError(f"folder collection {root}: not a directory")
     if label_column in ("image_id", "path", "width", "height", "sha256", "split"):
@@ -125,18 +168,48 @@ def folder_records(root: Path, label_column: str = "style") -> pd.DataFrame:
         raise CatalogError(f"folder collection {root}: no sub-folders; expected {root.name}/<{label_column}>/<image files>")
     split_layout = all(d.name.lower() in SPLIT_ALIASES for d in subdirs)
     rows = []
+
+    def stray(path: Path, issue: str) -> None:
+        rows.append({"image_id": str(path.relative_to(root)), "path": str(path.relative_to(root)), "_issue": issue})
+
+    for loose in sorted(p for p in root.iterdir() if not p.is_dir() and not p.name.startswith(".")):
+        stray(loose, f"no label folder: a file directly in {root.name}/; expected {root.name}/<{label_column}>/<file>")
     for top in subdirs:
-        label_dirs = sorted(p for p in top.iterdir() if p.is_dir()) if split_layout else [top]
+        if split_layout:
+            try:
+                entries = sorted(top.iterdir())
+            except OSError:
+                stray(top, "permission denied: folder cannot be listed, so its files were not scanned")
+                continue
+            label_dirs = [p for p in entries if p.is_dir()]
+            for loose in (p for p in entries if not p.is_dir() and not p.name.startswith(".")):
+                stray(loose, f"no label folder: a file directly in {top.name}/; expected {top.name}/<{label_column}>/<file>")
+        else:
+            label_dirs = [top]
         for label_dir in label_dirs:
-            for file in _image_files(label_dir):
+            unreadable: list[Path] = []
+            for file in _image_files(label_dir, unreadable):
                 rel = file.relative_to(root)
                 row = {"image_id": str(rel.with_suffix("")), "path": str(rel), label_column: label_dir.name}
                 if split_layout:
                     row["split"] = SPLIT_ALIASES[top.name.lower()]
                 rows.append(row)
-    if not rows:
+            for folder in unreadable:
+                stray(folder, "permission denied: folder cannot be listed, so its files were not scanned")
+    if not any("_issue" not in row for row in rows):
         raise CatalogError(f"folder collection {root}: the sub-folders hold no files; expected images such as *.jpg")
-    return pd.DataFrame(rows)
+    return _records_frame(rows)
+
+
+def _records_frame(rows: list[dict]) -> pd.DataFrame:
+    """Rows as a DataFrame whose ``path`` column holds any file name, even one that is not UTF-8.
+
+    Other text (ids, labels from folder names) is made readable; the scan makes the path usable.
+    """
+    paths = [row["path"] for row in rows]
+    table = pd.DataFrame([{k: readable_name(v) if isinstance(v, str) else v for k, v in row.items() if k != "path"} for row in rows])
+    table.insert(1 if "image_id" in table else 0, "path", pd.Series(paths, dtype=object))
+    return table
 
 
 # --- WikiArt (ArtGAN splits) -----------------------------------------------------------------
@@ -287,7 +360,7 @@ def best_artworks_records(root: Path) -> tuple[pd.DataFrame, Path]:
             })
     if not rows:
         raise CatalogError(f"best-artworks:{root}: no images found under {images.relative_to(root)}/<Artist_Name>/")
-    return pd.DataFrame(rows), root
+    return _records_frame(rows), root
 
 
 # --- any CSV ---------------------------------------------------------------------------------

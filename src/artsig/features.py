@@ -43,6 +43,7 @@ import pandas as pd
 
 from . import backbones as bb
 from .devices import resolve_device
+from .locks import file_lock
 from .paths import cache_dir as _cache_dir
 
 __all__ = [
@@ -442,13 +443,14 @@ class _FeatureCache:
         self.parts: list[dict[str, np.ndarray]] = []
         self.files: list[Path] = []
         folder.mkdir(parents=True, exist_ok=True)
-        for path in sorted(folder.glob("*.npz")):
-            try:
-                with np.load(path, allow_pickle=False) as z:
-                    part = {k: z[k] for k in ("sha256", *self.outputs)}
-            except Exception:  # noqa: BLE001 - a torn or foreign file: ignore it, it gets recomputed
-                continue
-            self._add(part, path)
+        with file_lock(folder, shared=True):  # not while another run compacts the parts
+            for path in sorted(folder.glob("*.npz")):
+                try:
+                    with np.load(path, allow_pickle=False) as z:
+                        part = {k: z[k] for k in ("sha256", *self.outputs)}
+                except Exception:  # noqa: BLE001 - a torn or foreign file: ignore it, it gets recomputed
+                    continue
+                self._add(part, path)
 
     def _add(self, part: dict[str, np.ndarray], path: Path) -> None:
         pid = len(self.parts)
@@ -486,10 +488,11 @@ class _FeatureCache:
             merged[k] = self.gather(k, shas)
         digest = hashlib.sha256("\0".join(shas).encode()).hexdigest()[:10]
         path = self.folder / f"merged-{len(shas):08d}-{digest}.npz"
-        _atomic_savez(path, merged)
-        for old in self.files:
-            if old != path and old.exists():
-                old.unlink()
+        with file_lock(self.folder):  # two runs compacting at once each keep what they merged
+            _atomic_savez(path, merged)
+            for old in self.files:
+                if old != path:
+                    old.unlink(missing_ok=True)
         self.parts, self.files, self.index = [], [], {}
         self._add(merged, path)
 

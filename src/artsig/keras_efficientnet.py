@@ -155,7 +155,7 @@ def imagenet_weights_file(cache_dir: str | os.PathLike) -> Path:
         expected = sum(v.ndim > 0 and not k.endswith("num_batches_tracked") for k, v in state.items())
         if n != expected:
             raise RuntimeError(f"EfficientNet-Lite0 conversion copied {n} of {expected} tensors; the layer mapping is incomplete")
-        tmp = target.with_name("tmp-" + target.name)
+        tmp = target.with_name(f"tmp-{os.getpid()}-{target.name}")  # two runs at once never share a temporary file
         full.save_weights(tmp)
         os.replace(tmp, target)
     return target

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from artsig.locks import file_lock
 from artsig.procedural.artists import artists_of
 from artsig.procedural.motifs import assign_families, base_view
 from artsig.procedural.palettes import PALETTE_NAMES
@@ -100,7 +101,7 @@ def tables(works: list[dict], families: list[list[int]]) -> tuple[pd.DataFrame, 
 
 # --------------------------------------------------------------------------- rendering
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
 
@@ -204,8 +205,12 @@ def generate_benchmark(root: str | os.PathLike, count: int = 2000, size: int = 2
     Note: read the style column as metadata["style"] (metadata.style is pandas' Styler).
     """
     _check_args(count, size, seed, n_jobs)
-    count, size, seed = int(count), int(size), int(seed)
     root = Path(root)
+    with file_lock(root):  # a second run waits for the first, then reuses what it drew
+        return _generate(root, int(count), int(size), int(seed), n_jobs, progress)
+
+
+def _generate(root: Path, count: int, size: int, seed: int, n_jobs: int | None, progress: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     spec = _spec(count, size, seed)
     spec_path = root / "spec.json"
     images = root / "images"
