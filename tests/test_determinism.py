@@ -54,15 +54,19 @@ def test_pinned_environment_keeps_a_chosen_openblas_core(monkeypatch):
 
 
 def test_thread_count_is_checked_and_configure_does_not_leak_into_children(monkeypatch):
+    monkeypatch.setattr(determinism, "_THREADS_OVERRIDE", [])  # an earlier test's configure(n_threads=...)
     monkeypatch.setenv("ARTSIG_THREADS", "two")
     with pytest.raises(ValueError, match="ARTSIG_THREADS='two'"):
         determinism.threads()
     monkeypatch.setenv("ARTSIG_THREADS", "2")
-    before = dict(os.environ)
+    watched = ["ARTSIG_THREADS", *determinism.pinned_environment()]
+    before = {k: os.environ.get(k) for k in watched}
     try:
         determinism.configure(0, n_threads=1)
         assert determinism.threads() == 1
-        assert dict(os.environ) == before  # notebook kernels started later keep the pinned count
+        # notebook kernels started later keep the pinned count
+        assert {k: os.environ.get(k) for k in watched} == before
+        assert determinism.threads(pinned_only=True) == 2  # what shared caches (features) are computed with
         with pytest.raises(ValueError, match="threads=0"):
             determinism.configure(0, n_threads=0)
     finally:

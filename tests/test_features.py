@@ -109,6 +109,10 @@ def test_killed_process_resumes_to_identical_features(tmp_path):
     n_parts = len(list(folder.glob("part-*.npz")))
     if n_parts == 0 or list(folder.glob("merged-*.npz")):
         pytest.skip("the subprocess finished or made no progress before the kill")
+    # a chapter's own thread count (an earlier test's configure(n_threads=1)) must not change cached features
+    from artsig import determinism
+
+    determinism.configure(0, n_threads=1)
     ref = F.extract(catalog, "efficientnet_lite0", data_dir=tmp_path / "ref", batch_size=2, progress=False, device="cpu")
     resumed = F.extract(catalog, "efficientnet_lite0", data_dir=data, batch_size=2, progress=False, device="cpu")
     np.testing.assert_array_equal(resumed, ref)

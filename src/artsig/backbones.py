@@ -166,7 +166,7 @@ def torch_threads(n: int | None = None) -> int:
 
     from artsig import determinism
 
-    n = max(1, int(n if n is not None else determinism.threads()))
+    n = max(1, int(n if n is not None else determinism.threads(pinned_only=True)))
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n

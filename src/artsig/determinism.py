@@ -54,10 +54,11 @@ def pinning_enabled() -> bool:
 _THREADS_OVERRIDE: list[int] = []
 
 
-def threads() -> int:
+def threads(pinned_only: bool = False) -> int:
     """The thread count of every math library: the last :func:`configure` ``n_threads``, else
-    ``ARTSIG_THREADS``, else 2."""
-    if _THREADS_OVERRIDE:
+    ``ARTSIG_THREADS``, else 2. ``pinned_only`` ignores a chapter's own ``n_threads``: cached
+    results shared between chapters (features) are computed with the same count in every process."""
+    if _THREADS_OVERRIDE and not pinned_only:
         return _THREADS_OVERRIDE[-1]
     raw = os.environ.get("ARTSIG_THREADS", str(DEFAULT_THREADS))
     try:
