@@ -4,6 +4,8 @@ Everything runs on a tiny hand-made catalog of PIL-drawn images (three shapes = 
 colours = style) at 32 px, so each test takes seconds.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -281,3 +283,35 @@ def test_classifier_training_resumes_after_sigkill(genre, tmp_path):
     assert np.array_equal(got[2], want[2])
     again = run(tmp_path / "killed", 0)
     assert again.stdout.strip() == "[]"  # the finished row comes from the cache
+
+
+def test_two_stage_row_resumes_from_a_cached_start(genre, data_dir, tmp_path, monkeypatch):
+    """A transfer-style row (new head on frozen features, then fine-tuning) started from a frozen row
+    loaded from the cache, interrupted in its fine-tuning stage: the rerun restores the finished head
+    stage, continues the fine-tuning and ends with the numbers of an uninterrupted run from a fresh start."""
+    kw = dict(epochs=2, patience=2, head_epochs=2, head_patience=2, progress=False)
+    fresh = cls.train_row(genre, "efficientnet_lite0", "frozen", 1e-3, data_dir=tmp_path, **kw)
+    loaded = cls.train_row(genre, "efficientnet_lite0", "frozen", 1e-3, data_dir=tmp_path, **kw)
+    assert np.array_equal(loaded["probs"], fresh["probs"]) and loaded["trunk"] is not fresh["trunk"]
+    whole = cls.train_row(genre, "efficientnet_lite0", "fine-tuned", None, data_dir=data_dir, init={"trunk": fresh["trunk"], "head": None}, cache=False, **kw)
+    init = {"trunk": loaded["trunk"], "head": None}
+    written, real_write = [], cls._write_pickle
+
+    class Killed(Exception):
+        pass
+
+    def write(path, obj):
+        if str(path).endswith(".ckpt"):
+            written.append(Path(path).stem)
+            if written == ["head"] * 2 + ["full"] * 2:  # the second fine-tuning epoch never reaches the disk
+                raise Killed
+        real_write(path, obj)
+
+    monkeypatch.setattr(cls, "_write_pickle", write)
+    with pytest.raises(Killed):
+        cls.train_row(genre, "efficientnet_lite0", "fine-tuned", None, data_dir=tmp_path, init=init, **kw)
+    written.clear()
+    resumed = cls.train_row(genre, "efficientnet_lite0", "fine-tuned", None, data_dir=tmp_path, init=init, **kw)
+    assert written == ["full"]  # the head stage and the first fine-tuning epoch were not trained again
+    assert np.array_equal(resumed["probs"], whole["probs"]) and np.array_equal(resumed["val_probs"], whole["val_probs"])
+    pd.testing.assert_frame_equal(resumed["curve"], whole["curve"], check_exact=True)
