@@ -751,11 +751,11 @@ def row_key(data: dict, model: str, training: str, lr: float | None, epochs: int
 
 
 def _save_row(folder: Path, result: dict) -> None:
-    """Keep a finished row (model first, then its numbers: ``row.pkl`` marks the row finished)."""
-    from artsig.locks import atomic_write
-
-    atomic_write(folder / "model.keras", lambda tmp: result["model"].save(tmp))
-    _write_pickle(folder / "row.pkl", {k: result[k] for k in ("summary", "curve", "probs", "val_probs")})
+    """Keep a finished row in one file (``row.pkl``): its numbers, the model's architecture and
+    its weights (no optimizer state)."""
+    model = result["model"]
+    kept = {k: result[k] for k in ("summary", "curve", "probs", "val_probs")}
+    _write_pickle(folder / "row.pkl", {**kept, "architecture": model.to_json(), "weights": model.get_weights()})
     for stale in folder.glob("*.ckpt"):
         stale.unlink(missing_ok=True)
 
@@ -763,11 +763,12 @@ def _save_row(folder: Path, result: dict) -> None:
 def _load_row(folder: Path) -> dict | None:
     """A finished row kept by :func:`_save_row`, or None."""
     saved = _read_pickle(folder / "row.pkl")
-    if saved is None or not (folder / "model.keras").is_file():
+    if saved is None:
         return None
     import keras
 
-    full = keras.models.load_model(folder / "model.keras", compile=False)
+    full = keras.models.model_from_json(saved.pop("architecture"))
+    full.set_weights(saved.pop("weights"))
     return {**saved, "model": full, "trunk": full.get_layer("trunk"), "head": full.get_layer("head")}
 
 
