@@ -419,7 +419,7 @@ def fit(
             return _curve(pd.DataFrame(logs), warmup)
     callbacks = [stop, _EpochBar(desc, epochs, progress, initial=len(logs))]
     if checkpoint is not None:
-        callbacks.append(_FitCheckpoint(checkpoint, stop, logs, epochs))
+        callbacks.append(_fit_checkpoint(checkpoint, stop, logs, epochs))
     history = model.fit(
         x_train,
         y_train,
@@ -461,7 +461,7 @@ def _resumable_stop(patience: int, warmup: int):
     return ResumableStop(monitor="val_loss", patience=patience, restore_best_weights=True, start_from_epoch=warmup)
 
 
-def _FitCheckpoint(path, stop, logs: list, epochs: int):
+def _fit_checkpoint(path, stop, logs: list, epochs: int):
     """A Keras callback that writes the state after every epoch (atomically) to ``path``."""
     import keras
 

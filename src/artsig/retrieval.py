@@ -596,7 +596,7 @@ def train_signature_model(
         model.load_state_dict(state["top_state"], strict=False)
         optimizer.load_state_dict(state["optimizer"])
         rng.bit_generator.state = state["rng"]
-        torch.set_rng_state(state["torch_rng"])
+        torch.set_rng_state(state["torch_rng"].cpu())
         sigs_all[:] = state["sigs"]
         sigs = sigs_all
         history, best_map, best_epoch, best_state, waited = state["history"], state["best_map"], state["best_epoch"], state["best_state"], state["waited"]
