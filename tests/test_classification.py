@@ -4,6 +4,8 @@ Everything runs on a tiny hand-made catalog of PIL-drawn images (three shapes = 
 colours = style) at 32 px, so each test takes seconds.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -126,8 +128,8 @@ def test_metrics_on_known_predictions():
     assert conf.loc["a", "b"] == 1 and conf.loc["c", "a"] == 1 and np.trace(conf.to_numpy()) == 3
 
 
-def _cnn_row(genre, data_dir):
-    return cls.train_row(genre, "cnn", "from scratch", 1e-3, epochs=3, patience=3, data_dir=data_dir, progress=False)
+def _cnn_row(genre, data_dir, cache=False):
+    return cls.train_row(genre, "cnn", "from scratch", 1e-3, epochs=3, patience=3, data_dir=data_dir, progress=False, cache=cache)
 
 
 def test_cnn_row_is_deterministic(genre, data_dir):
@@ -205,3 +207,111 @@ def test_verdicts_compare_rows_on_the_same_test_images(genre):
     with pytest.raises(KeyError, match="not in the study"):
         cls.compare_rows(study, "good pretrained", "missing")
     assert cls.pretrained_vs_scratch({**study, "table": table.iloc[:1]}) is None
+
+
+def test_finished_rows_are_cached_by_content_and_parameters(genre, tmp_path, monkeypatch):
+    plan = pd.DataFrame([("cnn", "from scratch", 1e-3), ("mobilenet_v2", "frozen", 1e-3)], columns=["model", "training", "lr"])
+    kwargs = dict(epochs=2, patience=2, head_epochs=2, data_dir=tmp_path, progress=False)
+    first = cls.run_study(genre, plan, **kwargs)
+    trained = []
+    real_fit = cls.fit
+    monkeypatch.setattr(cls, "fit", lambda *a, **k: trained.append(a[9]) or real_fit(*a, **k))  # a[9]: the row's name
+    again = cls.run_study(genre, plan, **kwargs)
+    assert trained == []  # nothing trained again
+    pd.testing.assert_frame_equal(first["table"], again["table"], check_exact=True)
+    pd.testing.assert_frame_equal(first["curves"], again["curves"], check_exact=True)
+    for row, result in first["results"].items():
+        assert np.array_equal(result["probs"], again["results"][row]["probs"])
+        x = genre["x"][:4]
+        assert np.array_equal(cls.logits(result["model"], x), cls.logits(again["results"][row]["model"], x))
+    # another parameter (epochs), other data (another label order) or another seed: trained again
+    cls.run_study(genre, plan.iloc[:1], **{**kwargs, "epochs": 3})
+    cls.run_study(genre, plan.iloc[:1], seed=1, **kwargs)
+    assert trained == ["cnn scratch", "cnn scratch"]
+    assert len(list((tmp_path / "cache" / "classification").glob("*/row.pkl"))) == 4
+    assert not list((tmp_path / "cache" / "classification").glob("*/*.ckpt"))
+
+
+KILLABLE = """
+import os, signal, sys
+import numpy as np, pandas as pd
+from artsig import classification as cls
+folder, kill_at = sys.argv[1], int(sys.argv[2])
+cls.configure(seed=0, device="cpu", threads=2)
+cls._IMAGENET_STATUS.update(mobilenet_v2="offline (test)", densenet121="offline (test)")
+data = pd.read_pickle(os.path.join(folder, "..", "data.pkl"))
+written = []
+real_write = cls._write_pickle
+def write(path, obj):
+    if str(path).endswith(".ckpt"):
+        if len(written) + 1 == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)  # a real kill -9: this epoch was trained but never saved
+        written.append(len(obj["logs"]))
+    real_write(path, obj)
+cls._write_pickle = write
+plan = pd.DataFrame([("cnn", "from scratch", 1e-3)], columns=["model", "training", "lr"])
+study = cls.run_study(data, plan, epochs=5, patience=5, data_dir=folder, progress=False)
+pd.to_pickle((study["table"].drop(columns="seconds"), study["curves"], study["results"]["cnn scratch"]["probs"]), os.path.join(folder, "result.pkl"))
+print(written)
+"""
+
+
+def test_classifier_training_resumes_after_sigkill(genre, tmp_path):
+    """Killed in its fourth epoch, a row restarts from its third and ends with the same numbers; a finished row is not trained again."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    pd.to_pickle(genre, tmp_path / "data.pkl")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+    def run(folder, kill_at):
+        folder.mkdir(exist_ok=True)
+        return subprocess.run([sys.executable, "-c", KILLABLE, str(folder), str(kill_at)], capture_output=True, text=True, env=env)
+
+    killed = run(tmp_path / "killed", 4)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    resumed = run(tmp_path / "killed", 0)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert resumed.stdout.strip() == "[4, 5]"  # epochs 1-3 were not trained again
+    whole = run(tmp_path / "whole", 0)
+    assert whole.stdout.strip() == "[1, 2, 3, 4, 5]", whole.stderr[-2000:]
+    got, want = pd.read_pickle(tmp_path / "killed" / "result.pkl"), pd.read_pickle(tmp_path / "whole" / "result.pkl")
+    pd.testing.assert_frame_equal(got[0], want[0], check_exact=True)
+    pd.testing.assert_frame_equal(got[1], want[1], check_exact=True)
+    assert np.array_equal(got[2], want[2])
+    again = run(tmp_path / "killed", 0)
+    assert again.stdout.strip() == "[]"  # the finished row comes from the cache
+
+
+def test_two_stage_row_resumes_from_a_cached_start(genre, data_dir, tmp_path, monkeypatch):
+    """A transfer-style row (new head on frozen features, then fine-tuning) started from a frozen row
+    loaded from the cache, interrupted in its fine-tuning stage: the rerun restores the finished head
+    stage, continues the fine-tuning and ends with the numbers of an uninterrupted run from a fresh start."""
+    kw = dict(epochs=2, patience=2, head_epochs=2, head_patience=2, progress=False)
+    fresh = cls.train_row(genre, "efficientnet_lite0", "frozen", 1e-3, data_dir=tmp_path, **kw)
+    loaded = cls.train_row(genre, "efficientnet_lite0", "frozen", 1e-3, data_dir=tmp_path, **kw)
+    assert np.array_equal(loaded["probs"], fresh["probs"]) and loaded["trunk"] is not fresh["trunk"]
+    whole = cls.train_row(genre, "efficientnet_lite0", "fine-tuned", None, data_dir=data_dir, init={"trunk": fresh["trunk"], "head": None}, cache=False, **kw)
+    init = {"trunk": loaded["trunk"], "head": None}
+    written, real_write = [], cls._write_pickle
+
+    class Killed(Exception):
+        pass
+
+    def write(path, obj):
+        if str(path).endswith(".ckpt"):
+            written.append(Path(path).stem)
+            if written == ["head"] * 2 + ["full"] * 2:  # the second fine-tuning epoch never reaches the disk
+                raise Killed
+        real_write(path, obj)
+
+    monkeypatch.setattr(cls, "_write_pickle", write)
+    with pytest.raises(Killed):
+        cls.train_row(genre, "efficientnet_lite0", "fine-tuned", None, data_dir=tmp_path, init=init, **kw)
+    written.clear()
+    resumed = cls.train_row(genre, "efficientnet_lite0", "fine-tuned", None, data_dir=tmp_path, init=init, **kw)
+    assert written == ["full"]  # the head stage and the first fine-tuning epoch were not trained again
+    assert np.array_equal(resumed["probs"], whole["probs"]) and np.array_equal(resumed["val_probs"], whole["val_probs"])
+    pd.testing.assert_frame_equal(resumed["curve"], whole["curve"], check_exact=True)

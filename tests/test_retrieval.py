@@ -240,3 +240,64 @@ def test_loss_term_intervals_and_signature_comparison(collection):
     assert swap["mean effect"] == 0 and swap["verdict"].startswith("no clear effect")
     c = compare_signatures({"good": good, "noise": noise}, "good", "noise", catalog, links, split="test")
     assert c.outcome == "better" and c.groups <= c.items
+
+
+KILLABLE = """
+import os, signal, sys
+import numpy as np, pandas as pd
+from artsig import retrieval as R
+folder, kill_after = sys.argv[1], int(sys.argv[2])
+catalog, links = pd.read_pickle(os.path.join(folder, "..", "collection.pkl"))
+activations = np.load(os.path.join(folder, "..", "activations.npy"))
+saves = []
+real_save, real_loss = R._torch_save, R.compound_hinge_loss
+def save(obj, target):
+    real_save(obj, target)
+    if str(target).endswith(".resume"):
+        saves.append(obj["epoch"])
+def loss(*args, **kwargs):
+    if kill_after and len(saves) >= kill_after:
+        os.kill(os.getpid(), signal.SIGKILL)  # a real kill -9, in the middle of the next epoch
+    return real_loss(*args, **kwargs)
+R._torch_save, R.compound_hinge_loss = save, loss
+R.make_deterministic(0, threads=1)
+config = R.TrainConfig(image_size=64, epochs=4, patience=4, batch_size=16, lr=1e-3, hard_pool=5)
+run = R.train_signature_model(catalog, links, config, activations=activations, device="cpu", checkpoint_dir=folder, name="run", progress=False)
+run.history.to_pickle(os.path.join(folder, "history.pkl"))
+print(run.resumed_from, saves)
+"""
+
+
+def test_signature_training_resumes_after_sigkill(collection, tmp_path):
+    """Killed in its third epoch, a restart continues from the second one and ends with the same numbers, bit for bit."""
+    import signal
+    import subprocess
+    import sys
+
+    from artsig.retrieval import build_signature_model, resume_path, trunk_activations
+
+    catalog, links, _ = collection
+    pd.to_pickle((catalog, links), tmp_path / "collection.pkl")
+    make_deterministic(0, threads=1)
+    model = build_signature_model(TrainConfig(image_size=64), device="cpu")
+    np.save(tmp_path / "activations.npy", trunk_activations(model, catalog, progress=False))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+    def run(folder, kill_after):
+        folder.mkdir(exist_ok=True)
+        return subprocess.run([sys.executable, "-c", KILLABLE, str(folder), str(kill_after)], capture_output=True, text=True, env=env)
+
+    killed = run(tmp_path / "killed", 2)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    assert torch.load(resume_path(tmp_path / "killed" / "run.pt"), weights_only=False)["epoch"] == 2
+    resumed = run(tmp_path / "killed", 0)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert resumed.stdout.strip() == "2 [3, 4]"  # epochs 1 and 2 were not trained again
+    whole = run(tmp_path / "whole", 0)
+    assert whole.stdout.strip() == "0 [1, 2, 3, 4]"
+    got, want = (pd.read_pickle(tmp_path / f / "history.pkl").drop(columns="train_images_per_s") for f in ("killed", "whole"))
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    a, b = (torch.load(tmp_path / f / "run.pt", weights_only=False) for f in ("killed", "whole"))
+    assert a["best_epoch"] == b["best_epoch"] and a["top_state"].keys() == b["top_state"].keys()
+    assert all(torch.equal(a["top_state"][k], b["top_state"][k]) for k in a["top_state"])
+    assert not resume_path(tmp_path / "killed" / "run.pt").exists()

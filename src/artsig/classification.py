@@ -350,13 +350,13 @@ def _all_layers(model) -> list:
 class _EpochBar:
     """A Keras callback that shows a tqdm bar over epochs with the latest losses."""
 
-    def __new__(cls, desc: str, epochs: int, enabled: bool = True):
+    def __new__(cls, desc: str, epochs: int, enabled: bool = True, initial: int = 0):
         import keras
         from tqdm import tqdm  # plain text: one line per row that updates every epoch
 
         class Bar(keras.callbacks.Callback):
             def on_train_begin(self, logs=None):
-                self.bar = tqdm(total=epochs, desc=desc, disable=not enabled, leave=True, file=sys.stdout, bar_format="{desc}: {n_fmt}/{total_fmt} epochs {postfix}")
+                self.bar = tqdm(total=epochs, initial=initial, desc=desc, disable=not enabled, leave=True, file=sys.stdout, bar_format="{desc}: {n_fmt}/{total_fmt} epochs {postfix}")
 
             def on_epoch_end(self, epoch, logs=None):
                 logs = logs or {}
@@ -385,11 +385,16 @@ def fit(
     desc: str = "training",
     progress: bool = True,
     warmup: int = 0,
+    checkpoint: str | os.PathLike | None = None,
 ) -> pd.DataFrame:
     """Adam + cross-entropy with early stopping on validation loss (best weights restored).
 
     ``warmup`` epochs are not watched by early stopping (nor kept as best): a network that
     starts from random weights has noisy batch-norm statistics for its first epochs.
+    With ``checkpoint`` (a file) the state after every epoch is written there (every model
+    variable, random-seed states included, the optimizer's, early stopping's and the learning
+    curve so far); a run killed mid-way and restarted on the same model continues from its
+    last finished epoch (see :func:`train_row`).
     Returns the learning curve: one row per epoch with loss, accuracy, val_loss, val_accuracy.
     """
     import keras
@@ -399,23 +404,121 @@ def fit(
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True, start_from_epoch=warmup)
+    stop = _resumable_stop(patience, warmup)
+    saved = _read_fit_checkpoint(checkpoint, model) if checkpoint is not None else None
+    logs: list[dict] = []
+    if saved is not None:
+        model.optimizer.build(model.trainable_variables)
+        _assign(model.variables, saved["variables"])
+        _assign(model.optimizer.variables, saved["optimizer"])
+        stop.resume_state = saved["stop"]
+        logs = list(saved["logs"])
+        if saved["finished"]:  # the kill came after the last epoch: only the best weights are left to restore
+            if saved["stop"]["best_weights"] is not None:
+                model.set_weights(saved["stop"]["best_weights"])
+            return _curve(pd.DataFrame(logs), warmup)
+    callbacks = [stop, _EpochBar(desc, epochs, progress, initial=len(logs))]
+    if checkpoint is not None:
+        callbacks.append(_fit_checkpoint(checkpoint, stop, logs, epochs))
     history = model.fit(
         x_train,
         y_train,
         validation_data=(x_val, y_val),
         epochs=epochs,
+        initial_epoch=len(logs),
         batch_size=batch_size,
         shuffle=True,
         verbose=0,
-        callbacks=[stop, _EpochBar(desc, epochs, progress)],
+        callbacks=callbacks,
     )
-    curve = pd.DataFrame(history.history)
+    return _curve(pd.DataFrame(history.history) if saved is None else pd.DataFrame(logs), warmup)
+
+
+def _curve(curve: pd.DataFrame, warmup: int) -> pd.DataFrame:
     curve.insert(0, "epoch", np.arange(1, len(curve) + 1))
     watched = curve["val_loss"].to_numpy().copy()
     watched[: min(warmup, len(watched) - 1)] = np.inf
     curve["best"] = curve["epoch"] == int(np.argmin(watched) + 1)
     return curve
+
+
+def _resumable_stop(patience: int, warmup: int):
+    """Keras' EarlyStopping (best weights restored) that can pick up the state of a killed run."""
+    import keras
+
+    class ResumableStop(keras.callbacks.EarlyStopping):
+        resume_state: dict | None = None
+
+        def on_train_begin(self, logs=None):
+            super().on_train_begin(logs)
+            if self.resume_state is not None:
+                for name, value in self.resume_state.items():
+                    setattr(self, name, value)
+
+        def state(self) -> dict:
+            return {name: getattr(self, name) for name in ("wait", "stopped_epoch", "best", "best_weights", "best_epoch")}
+
+    return ResumableStop(monitor="val_loss", patience=patience, restore_best_weights=True, start_from_epoch=warmup)
+
+
+def _fit_checkpoint(path, stop, logs: list, epochs: int):
+    """A Keras callback that writes the state after every epoch (atomically) to ``path``."""
+    import keras
+
+    class FitCheckpoint(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, epoch_logs=None):
+            logs.append(dict(epoch_logs or {}))
+            state = {
+                "logs": logs,
+                "variables": [np.asarray(v.numpy()) for v in self.model.variables],
+                "optimizer": [np.asarray(v.numpy()) for v in self.model.optimizer.variables],
+                "stop": stop.state(),
+                "finished": bool(self.model.stop_training) or epoch + 1 >= epochs,
+            }
+            _write_pickle(path, state)
+
+    return FitCheckpoint()
+
+
+def _assign(variables, values) -> None:
+    for variable, value in zip(variables, values):
+        variable.assign(value)
+
+
+def _read_fit_checkpoint(path, model) -> dict | None:
+    """The state a killed :func:`fit` left in ``path``, when it fits ``model`` (else None)."""
+    saved = _read_pickle(path)
+    if saved is None:
+        return None
+    shapes = [tuple(v.shape) for v in model.variables]
+    if [tuple(np.shape(a)) for a in saved["variables"]] != shapes:
+        return None
+    return saved
+
+
+def _write_pickle(path, obj) -> None:
+    import pickle
+
+    from artsig.locks import atomic_write
+
+    def write(tmp):
+        with open(tmp, "wb") as fh:
+            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+    atomic_write(path, write)
+
+
+def _read_pickle(path):
+    import pickle
+
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ValueError):  # a damaged cache file is redone
+        return None
 
 
 def features(trunk, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
@@ -483,6 +586,7 @@ def train_row(
     init: dict | None = None,
     progress: bool = True,
     _cache: dict | None = None,
+    cache: bool = True,
 ) -> dict:
     """Train one row of the study on a prepared dataset.
 
@@ -491,6 +595,13 @@ def train_row(
     step starts from the genre model. ``_cache`` shares trunk features between the frozen
     rows of one backbone. Returns a dict with the row's ``summary`` (one table row),
     ``curve`` (learning curve), ``probs`` (test probabilities), ``val_probs`` and ``model``.
+
+    With ``cache`` (the default) a finished row is kept under ``data_dir/cache/classification/<key>``,
+    the key a fingerprint of the prepared arrays, the recipe, every training parameter, the seed,
+    the starting weights (``init``) and the library versions: a rerun with the same parameters
+    loads it instead of training again. While a row trains, the state after each epoch is kept
+    there too, so a run killed mid-row and restarted continues from the row's last finished
+    epoch and ends with the same numbers as an uninterrupted run.
     """
     import keras
 
@@ -508,6 +619,16 @@ def train_row(
     x_te, y_te = _split(data, "test")
     pretrained = model != "cnn" and imagenet_available(model, size)
     name = row_name(model, training, lr)
+    folder = None
+    if cache:
+        folder = cache_dir(data_dir, "classification") / row_key(data, model, training, lr, epochs, patience, head_epochs, head_patience, batch_size, seed, pretrained, init)
+        finished = _load_row(folder)
+        if finished is not None:
+            return finished
+
+    def checkpoint(stage: str):
+        return folder / f"{stage}.ckpt" if folder is not None else None
+
     _seed(seed)
     if init is not None:
         trunk = keras.models.clone_model(init["trunk"])
@@ -529,7 +650,7 @@ def train_row(
         y_tr2 = np.concatenate([y_tr, y_tr])
         _seed(seed)
         head = build_head(f_tr.shape[1], n_classes, f_tr)
-        curve = fit(head, f_tr, y_tr2, f_va, y_va, lr, head_epochs, head_patience, max(batch_size, 64), name, progress)
+        curve = fit(head, f_tr, y_tr2, f_va, y_va, lr, head_epochs, head_patience, max(batch_size, 64), name, progress, checkpoint=checkpoint("head"))
         probs, val_probs = softmax(logits(head, f_te)), softmax(logits(head, f_va))
         full = assemble(trunk, head, size, augment=False)
         curve_frames.append(curve.assign(stage="head"))
@@ -544,7 +665,8 @@ def train_row(
             f_va = features(trunk, x_va)
             _seed(seed)
             head = build_head(f_tr.shape[1], n_classes, f_tr)
-            curve = fit(head, f_tr, np.concatenate([y_tr, y_tr]), f_va, y_va, 1e-3, head_epochs, head_patience, max(batch_size, 64), f"{name} (head)", progress)
+            curve = fit(head, f_tr, np.concatenate([y_tr, y_tr]), f_va, y_va, 1e-3, head_epochs, head_patience, max(batch_size, 64), f"{name} (head)", progress,
+                        checkpoint=checkpoint("head"))
             curve_frames.append(curve.assign(stage="head"))
         else:
             n_features = trunk.output_shape[-1]
@@ -554,7 +676,8 @@ def train_row(
         _seed(seed)
         full = assemble(trunk, head, size, augment=True, freeze_bn=freeze_bn, seed=seed)
         warmup = WARMUP_EPOCHS if (init is None and not pretrained) else 0
-        curve = fit(full, x_tr.astype(np.float32), y_tr, x_va.astype(np.float32), y_va, lr, epochs, patience, batch_size, name, progress, warmup)
+        curve = fit(full, x_tr.astype(np.float32), y_tr, x_va.astype(np.float32), y_va, lr, epochs, patience, batch_size, name, progress, warmup,
+                    checkpoint=checkpoint("full"))
         curve_frames.append(curve.assign(stage="full"))
         probs, val_probs = softmax(logits(full, x_te)), softmax(logits(full, x_va))
 
@@ -579,7 +702,74 @@ def train_row(
         "trainable_params": int(sum(np.prod(w.shape) for w in full.trainable_weights)) if training != "frozen" else int(sum(np.prod(w.shape) for w in head.trainable_weights)),
     }
     summary["seconds"] = round(time.perf_counter() - started, 1)  # wall time: machine-dependent, never printed by nbval cells
-    return {"summary": summary, "curve": curve, "probs": probs, "val_probs": val_probs, "model": full, "trunk": trunk, "head": head}
+    result = {"summary": summary, "curve": curve, "probs": probs, "val_probs": val_probs, "model": full, "trunk": trunk, "head": head}
+    if folder is not None:
+        _save_row(folder, result)
+    return result
+
+
+#: bump when a change to training makes finished rows in the cache stale
+ROW_CACHE_VERSION = 1
+
+
+def _weights_digest(h, model) -> None:
+    for w in model.get_weights():
+        w = np.ascontiguousarray(w)
+        h.update(f"{w.dtype}{w.shape}".encode())
+        h.update(w.tobytes())
+
+
+def row_key(data: dict, model: str, training: str, lr: float | None, epochs: int, patience: int, head_epochs: int, head_patience: int,
+            batch_size: int, seed: int, pretrained: bool, init: dict | None = None) -> str:
+    """The fingerprint of one row: prepared pixels, labels and split, the recipe, every training
+    parameter, the starting weights, the thread count and the library versions."""
+    import hashlib
+
+    import keras
+    import tensorflow as tf
+
+    from artsig import determinism
+
+    h = hashlib.sha256()
+    params = {
+        "version": ROW_CACHE_VERSION, "model": model, "training": training, "lr": lr, "epochs": epochs, "patience": patience,
+        "head_epochs": head_epochs, "head_patience": head_patience, "batch_size": batch_size, "seed": seed, "pretrained": bool(pretrained),
+        "label": data["label"], "classes": [str(c) for c in data["classes"]], "input_size": int(data["input_size"]),
+        "split": data["catalog"]["split"].astype(str).tolist(), "image_id": data["catalog"]["image_id"].astype(str).tolist(),
+        "keras": keras.__version__, "tensorflow": tf.__version__, "threads": determinism.threads(), "pinned": determinism.pinning_enabled(),
+        "init": None if init is None else sorted(k for k, v in init.items() if v is not None),
+    }
+    h.update(json.dumps(params, sort_keys=True, default=str).encode())
+    for array in (data["x"], data["y"]):
+        array = np.ascontiguousarray(array)
+        h.update(f"{array.dtype}{array.shape}".encode())
+        h.update(array.tobytes())
+    for part in ("trunk", "head"):
+        if init is not None and init.get(part) is not None:
+            _weights_digest(h, init[part])
+    return h.hexdigest()[:24]
+
+
+def _save_row(folder: Path, result: dict) -> None:
+    """Keep a finished row in one file (``row.pkl``): its numbers, the model's architecture and
+    its weights (no optimizer state)."""
+    model = result["model"]
+    kept = {k: result[k] for k in ("summary", "curve", "probs", "val_probs")}
+    _write_pickle(folder / "row.pkl", {**kept, "architecture": model.to_json(), "weights": model.get_weights()})
+    for stale in folder.glob("*.ckpt"):
+        stale.unlink(missing_ok=True)
+
+
+def _load_row(folder: Path) -> dict | None:
+    """A finished row kept by :func:`_save_row`, or None."""
+    saved = _read_pickle(folder / "row.pkl")
+    if saved is None:
+        return None
+    import keras
+
+    full = keras.models.model_from_json(saved.pop("architecture"))
+    full.set_weights(saved.pop("weights"))
+    return {**saved, "model": full, "trunk": full.get_layer("trunk"), "head": full.get_layer("head")}
 
 
 def _kept_val_loss(curve: pd.DataFrame) -> float:
@@ -614,6 +804,7 @@ def run_study(
     seed: int = 0,
     data_dir: str | os.PathLike = "../data",
     progress: bool = True,
+    cache: bool = True,
 ) -> dict:
     """Train every row of ``plan`` (default: :func:`default_plan`) on one prepared dataset.
 
@@ -621,6 +812,8 @@ def run_study(
     accuracy), ``curves`` (tidy learning curves), ``results`` (per-row dicts of
     :func:`train_row`, by row name) and ``best`` (row name with the highest validation
     accuracy, ties to the lower validation loss: chosen without looking at the test split).
+    Finished rows are cached and a killed run resumes (``cache``, see :func:`train_row`): a
+    rerun with the same parameters trains only the rows (and epochs) that had not finished.
     """
     plan = default_plan() if plan is None else plan
     for model in plan["model"]:
@@ -635,7 +828,8 @@ def run_study(
                 best_frozen = max(frozen, key=lambda r: (r["summary"]["val_accuracy"], -r["summary"]["val_loss"]))
                 init = {"trunk": best_frozen["trunk"], "head": best_frozen["head"]}
         result = train_row(
-            data, row.model, row.training, lr, epochs, patience, head_epochs, head_patience, batch_size, seed, data_dir, init, progress, feature_cache
+            data, row.model, row.training, lr, epochs, patience, head_epochs, head_patience, batch_size, seed, data_dir, init, progress, feature_cache,
+            cache=cache,
         )
         results[result["summary"]["row"]] = result
     return _study(results, data)
@@ -652,6 +846,7 @@ def transfer_study(
     seed: int = 0,
     data_dir: str | os.PathLike = "../data",
     progress: bool = True,
+    cache: bool = True,
 ) -> dict:
     """Style by transfer, tested against style trained directly.
 
@@ -677,7 +872,7 @@ def transfer_study(
     # (1) transfer: the genre-trained trunk, a new head, then the same recipe
     transfer = train_row(
         data, s["model"], training, None, epochs, patience, head_epochs, head_patience, batch_size, seed, data_dir,
-        init={"trunk": best["trunk"], "head": None}, progress=progress,
+        init={"trunk": best["trunk"], "head": None}, progress=progress, cache=cache,
     )
     transfer["summary"].update(row=f"{s['model']} transfer from {genre_label}", training=f"{training}, from the {genre_label} model", weights=f"{genre_label} model ({s['row']})")
     transfer["curve"]["row"] = transfer["summary"]["row"]
@@ -687,7 +882,8 @@ def transfer_study(
         direct_plan = [(s["model"], "frozen", 1e-3), (s["model"], training, None)]
     else:
         direct_plan = [(s["model"], training, None)]
-    direct = run_study(data, pd.DataFrame(direct_plan, columns=["model", "training", "lr"]), epochs, patience, head_epochs, head_patience, batch_size, seed, data_dir, progress)
+    direct = run_study(data, pd.DataFrame(direct_plan, columns=["model", "training", "lr"]), epochs, patience, head_epochs, head_patience, batch_size, seed, data_dir, progress,
+                       cache)
     for name, result in direct["results"].items():
         kind = "frozen" if result["summary"]["training"].startswith("frozen") else result["summary"]["training"]
         result["summary"].update(row=f"{s['model']} direct {kind.replace('from scratch', 'scratch')}")

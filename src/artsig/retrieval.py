@@ -449,6 +449,21 @@ class TrainResult:
     best_epoch: int
     checkpoint: Path | None
     from_cache: bool = False
+    resumed_from: int = 0  # the last finished epoch a killed run left behind (0: trained from the start)
+
+
+def resume_path(target: Path) -> Path:
+    """Where :func:`train_signature_model` keeps the state of its last finished epoch (``<name>.pt.resume``)."""
+    return target.with_name(target.name + ".resume")
+
+
+def _torch_save(obj, target: Path) -> None:
+    """``torch.save`` through :func:`artsig.locks.atomic_write`: a reader sees the old file or the new one."""
+    import torch
+
+    from artsig.locks import atomic_write
+
+    atomic_write(target, lambda tmp: torch.save(obj, tmp))
 
 
 def _mine_triplets(pairs: np.ndarray, sigs: np.ndarray, comp: np.ndarray, pool_rows: np.ndarray, config: TrainConfig, rng: np.random.Generator) -> np.ndarray:
@@ -505,7 +520,10 @@ def train_signature_model(
     current signatures. After each epoch the validation images query the whole collection; the
     best epoch's weights are kept (epoch 0 = the pretrained trunk) and saved to
     ``checkpoint_dir/<name>.pt`` with the history. A checkpoint with the same fingerprint is
-    loaded instead of training again unless ``retrain``. The history has one row per epoch:
+    loaded instead of training again unless ``retrain``. After every epoch the state the next one
+    needs (weights, optimizer, best epoch so far, history, random generators) is written to
+    ``<name>.pt.resume``: a run killed mid-way and restarted with the same fingerprint continues
+    from its last finished epoch and ends with the same numbers (``resumed_from`` says where). The history has one row per epoch:
     loss, share of active triplets, validation mAP and recall@5, and ``d_linked`` / ``d_random``,
     the mean squared distance of the training links and of 2000 fixed random pairs (a falling
     ``d_random`` means the signatures are collapsing together).
@@ -562,10 +580,30 @@ def train_signature_model(
         return {"epoch": epoch, "loss": loss, "active_triplets": active, "val_mAP": scores["mAP"], "val_recall@5": scores["recall@5"],
                 "d_linked": d_linked, "d_random": d_random, "train_images_per_s": images / seconds if seconds else np.nan}, sigs
 
-    row, sigs = epoch_eval(0, np.nan, np.nan, 0.0, 0)
-    history = [row]
-    best_map, best_epoch, best_state, waited = row["val_mAP"], 0, model.top_state(), 0
-    bar = tqdm(range(1, config.epochs + 1), desc=f"training {name}", disable=not progress, leave=False)
+    # a run killed mid-way left the state of its last finished epoch: continue from there
+    resume = resume_path(target) if target is not None else None
+    state = None
+    if resume is not None and resume.exists() and not retrain:
+        state = torch.load(resume, map_location=device, weights_only=False)
+        if state.get("fingerprint") != key:
+            state = None
+    if state is None:
+        row, sigs = epoch_eval(0, np.nan, np.nan, 0.0, 0)
+        history = [row]
+        best_map, best_epoch, best_state, waited = row["val_mAP"], 0, model.top_state(), 0
+        done = 0
+    else:
+        model.load_state_dict(state["top_state"], strict=False)
+        optimizer.load_state_dict(state["optimizer"])
+        rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"].cpu())
+        sigs_all[:] = state["sigs"]
+        sigs = sigs_all
+        history, best_map, best_epoch, best_state, waited = state["history"], state["best_map"], state["best_epoch"], state["best_state"], state["waited"]
+        done = int(state["epoch"])
+    resumed_from = done
+    first = done + 1 if waited < config.patience else config.epochs + 1  # stopped early before the kill: nothing left
+    bar = tqdm(range(first, config.epochs + 1), initial=first - 1, total=config.epochs, desc=f"training {name}", disable=not progress, leave=False)
     for epoch in bar:
         model.train()
         pairs = pairs_all[rng.permutation(len(pairs_all))[: config.max_pairs_per_epoch]]
@@ -599,18 +637,20 @@ def train_signature_model(
             best_map, best_epoch, best_state, waited = row["val_mAP"], epoch, model.top_state(), 0
         else:
             waited += 1
-            if waited >= config.patience:
-                break
+        if resume is not None:  # everything the next epoch needs: a kill -9 from here on loses at most one epoch
+            _torch_save({"fingerprint": key, "epoch": epoch, "top_state": model.top_state(), "optimizer": optimizer.state_dict(),
+                         "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "sigs": sigs_all.copy(), "history": history,
+                         "best_map": best_map, "best_epoch": best_epoch, "best_state": best_state, "waited": waited}, resume)
+        if waited >= config.patience:
+            break
     model.load_state_dict(best_state, strict=False)
     model.eval()
     history = pd.DataFrame(history)
     if target is not None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(target.name + ".tmp")
-        torch.save({"fingerprint": key, "config": config.as_dict(), "top_state": best_state, "best_epoch": best_epoch,
-                    "history": history.to_dict("list"), "split_block": model.split}, tmp)
-        os.replace(tmp, target)
-    return TrainResult(model, history, best_epoch, target)
+        _torch_save({"fingerprint": key, "config": config.as_dict(), "top_state": best_state, "best_epoch": best_epoch,
+                     "history": history.to_dict("list"), "split_block": model.split}, target)
+        resume.unlink(missing_ok=True)
+    return TrainResult(model, history, best_epoch, target, resumed_from=resumed_from)
 
 
 @dataclass
