@@ -134,6 +134,21 @@ def write_bad_files(folder: Path, good: Path) -> dict[str, str]:
     return expected
 
 
+def fuzz_collection(root, with_bad: bool) -> dict[str, str]:
+    """``root/<style>/``: good images in every mode, and (if asked) 20+ kinds of bad files beside them."""
+    good = [write_image(root / "baroque" / f"b{i}.jpg", colour=(40, 90, 160), seed=i) for i in range(4)]
+    good += [write_image(root / "cubism" / f"c{i}.png", colour=(160, 90, 40), fmt="PNG", seed=10 + i) for i in range(4)]
+    good += write_odd_modes(root / "cubism")
+    if not with_bad:
+        return {}
+    expected = {f"cubism/{name}": issue for name, issue in write_bad_files(root / "cubism", good[0]).items()}
+    (root / "stray.jpg").write_bytes(good[1].read_bytes())
+    expected["stray.jpg"] = "no label folder"
+    (root / "baroque" / "b9-copy.jpg").write_bytes(good[2].read_bytes())
+    expected["baroque/b9-copy"] = "duplicate"
+    return expected
+
+
 @pytest.fixture
 def deny_locked(monkeypatch):
     """Make files named ``locked*`` unreadable even when the tests run as root (chmod 0 alone is not enough)."""

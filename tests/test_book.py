@@ -157,3 +157,86 @@ def test_cli_refuses_unknown_key_before_running_anything(capsys, monkeypatch):
     monkeypatch.setattr(book, "ensure_kernel", lambda: pytest.fail("work started despite a bad parameter"))
     assert main(["book", "--set", "csv_dirr=/data/csv"]) == 2
     assert "csv_dirr: unknown parameter" in capsys.readouterr().err
+
+
+def _project_copy(folder: Path) -> Path:
+    """A project root in ``folder`` whose notebooks link to the checkout's, so a run writes nothing here."""
+    (folder / "notebooks").mkdir(parents=True)
+    (folder / "book").mkdir()
+    for name in ("_toc.yml", "book/params.yml"):
+        (folder / name).write_bytes((ROOT / name).read_bytes())
+    for notebook in (ROOT / "notebooks").glob("*.ipynb"):
+        (folder / "notebooks" / notebook.name).symlink_to(notebook)
+    return folder
+
+
+def _deny_locked_env(folder: Path) -> dict[str, str]:
+    """Environment whose Python processes (the CLI and its kernel) cannot open files named ``locked*``, even as root."""
+    import os
+
+    folder.mkdir(parents=True)
+    (folder / "sitecustomize.py").write_text(
+        "import builtins, os\n"
+        "_open = builtins.open\n"
+        "def _guarded(file, *args, **kwargs):\n"
+        "    if isinstance(file, (str, bytes, os.PathLike)) and os.path.basename(os.fsdecode(file)).startswith('locked'):\n"
+        "        raise PermissionError(13, 'Permission denied', os.fsdecode(file))\n"
+        "    return _open(file, *args, **kwargs)\n"
+        "builtins.open = _guarded\n"
+    )
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(folder), str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+
+
+def _quality_rows(printed: str, files) -> list[str]:
+    """Lines of the printed quality table, one per row (the first word is the file)."""
+    return [line for line in printed.splitlines() if line.split() and line.split()[0] in files]
+
+
+def test_first_chapter_runs_on_a_folder_of_bad_files_beside_good_ones(tmp_path):
+    """``artsig book --only 01_data`` on the fuzz folder: no traceback, each bad file named once with its reason
+    in the chapter's quality table, every good file catalogued with the sizes and hashes it has alone."""
+    import subprocess
+    import sys
+
+    import nbformat
+    import pandas as pd
+
+    from artsig.datasets import open_dataset
+    from artsig.paths import dataset_slug
+    from conftest import fuzz_collection
+
+    expected = fuzz_collection(tmp_path / "mixed", with_bad=True)
+    fuzz_collection(tmp_path / "clean", with_bad=False)
+    clean = open_dataset(f"folder:{tmp_path / 'clean'}", data_dir=tmp_path / "clean-data", progress=False)
+    project = _project_copy(tmp_path / "project")
+    source = (ROOT / "notebooks" / "01_data.ipynb").read_bytes()
+    dataset = f"folder:{tmp_path / 'mixed'}"
+    command = [sys.executable, "-m", "artsig", "book", "--only", "01_data", "--no-build", "--dataset", dataset,
+               "--set", f"data_dir={tmp_path / 'data'}", "--set", f"results_dir={tmp_path / 'results'}", "--set", "device=cpu",
+               "--set", "01_data.top_k=2", "--set", "01_data.min_per_class=2"]
+    run = subprocess.run(command, cwd=project, env=_deny_locked_env(tmp_path / "site"), capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "Traceback" not in run.stderr
+
+    executed = nbformat.read(project / "book" / "chapters" / "01_data.ipynb", as_version=4)
+    outputs = [o for cell in executed.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    texts = [o.get("text", "") for o in outputs if o.output_type == "stream"]
+    assert not [t for t in texts if "Traceback" in t]
+    printed = next(t for t in texts if "data-quality issue(s)" in t)
+    assert f"{len(expected)} data-quality issue(s)" in printed
+    rows = _quality_rows(printed, expected)
+    assert sorted(line.split()[0] for line in rows) == sorted(expected)  # each bad file exactly once
+    for line in rows:
+        assert expected[line.split()[0]] in line, line
+
+    out = tmp_path / "results" / dataset_slug(dataset) / "data"
+    quality = pd.read_parquet(out / "quality.parquet")
+    assert dict(zip(quality["file"], quality["issue"])) == expected and quality["file"].is_unique
+    catalog = pd.read_parquet(out / "catalog.parquet")
+    repaired = {"cubism/café", "cubism/animated", "cubism/pages", "baroque/b9-copy"}
+    assert set(catalog["image_id"]) == set(clean["image_id"]) | repaired
+    columns = ["image_id", "style", "width", "height", "sha256"]
+    kept = catalog[catalog["image_id"].isin(clean["image_id"])].sort_values("image_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept[columns], clean.sort_values("image_id").reset_index(drop=True)[columns], check_dtype=False)
+    assert (ROOT / "notebooks" / "01_data.ipynb").read_bytes() == source  # the checkout's notebook is untouched

@@ -13,7 +13,7 @@ from artsig.datasets import (
     read_artgan_split,
     read_artgan_tasks,
 )
-from conftest import write_image
+from conftest import fuzz_collection, write_image
 
 ARTGAN = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "wikiart-artgan"
 
@@ -126,31 +126,14 @@ def test_real_artgan_metadata():
     assert len(val) > 19_000 and not val["path"].str.contains("\r").any()
 
 
-def _fuzz_collection(root, with_bad: bool) -> dict[str, str]:
-    """``root/<style>/``: good images in every mode, and (if asked) 20+ kinds of bad files beside them."""
-    from conftest import write_bad_files, write_odd_modes
-
-    good = [write_image(root / "baroque" / f"b{i}.jpg", colour=(40, 90, 160), seed=i) for i in range(4)]
-    good += [write_image(root / "cubism" / f"c{i}.png", colour=(160, 90, 40), fmt="PNG", seed=10 + i) for i in range(4)]
-    good += write_odd_modes(root / "cubism")
-    if not with_bad:
-        return {}
-    expected = {f"cubism/{name}": issue for name, issue in write_bad_files(root / "cubism", good[0]).items()}
-    (root / "stray.jpg").write_bytes(good[1].read_bytes())
-    expected["stray.jpg"] = "no label folder"
-    (root / "baroque" / "b9-copy.jpg").write_bytes(good[2].read_bytes())
-    expected["baroque/b9-copy"] = "duplicate"
-    return expected
-
-
 def test_fuzz_folder_of_bad_files_beside_good_ones(tmp_path, deny_locked, capsys):
     """No traceback, every bad file named once with its reason, every good file kept with the same
     labels, sizes, hashes and features as in a folder holding the good files alone."""
     from artsig import features
     from artsig.__main__ import main
 
-    expected = _fuzz_collection(tmp_path / "mixed", with_bad=True)
-    _fuzz_collection(tmp_path / "clean", with_bad=False)
+    expected = fuzz_collection(tmp_path / "mixed", with_bad=True)
+    fuzz_collection(tmp_path / "clean", with_bad=False)
     assert len(expected) >= 25 and len(set(expected.values())) >= 13  # 25+ bad files of 13+ reasons
     mixed, quality = open_dataset(f"folder:{tmp_path / 'mixed'}", data_dir=tmp_path / "data", progress=False, with_quality=True)
     clean, clean_quality = open_dataset(f"folder:{tmp_path / 'clean'}", data_dir=tmp_path / "data", progress=False, with_quality=True)

@@ -69,6 +69,58 @@ def test_thumbnail_cached_on_disk(tmp_path):
     assert load_image(src, 20).shape == (20, 20, 3)
 
 
+
+def _finished_thumbnails(folder) -> dict[str, tuple[int, int]]:
+    """{name: (inode, mtime_ns)} of the thumbnails in ``folder`` (not temporary or lock files)."""
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.glob("*.jpg") if not p.name.startswith(".")}
+
+
+def test_killed_thumbnail_export_resumes_without_redoing_finished_ones(tmp_path):
+    """SIGKILL mid-way through an annotation export: the rerun keeps the finished thumbnails (same inode and
+    mtime), makes the rest, and every thumbnail has the bytes of an uninterrupted run."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    from artsig.annotation import export_clusters
+
+    paths = [write_image(tmp_path / "imgs" / f"w{i:03d}.png", size=(480, 360), fmt="PNG", seed=i) for i in range(120)]
+    table = pd.DataFrame({"cluster": [i % 4 for i in range(120)], "image_id": [p.stem for p in paths], "path": [str(p) for p in paths],
+                          "date": np.nan, "known_links_in_cluster": 0, "decision": ""})
+    table.to_csv(tmp_path / "table.csv", index=False)
+    out, thumbs = tmp_path / "out", tmp_path / "out" / "clusters_thumbnails"
+    script = textwrap.dedent(
+        f"""
+        import pandas as pd
+        from artsig.annotation import export_clusters
+        table = pd.read_csv({str(tmp_path / 'table.csv')!r}, keep_default_na=False, na_values={{"date": [""]}})
+        export_clusters(table, {str(out)!r})
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    while time.time() < deadline and len(_finished_thumbnails(thumbs) if thumbs.is_dir() else {}) < 10 and proc.poll() is None:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = _finished_thumbnails(thumbs)
+    if not before or len(before) == len(table) or (out / "clusters.html").exists():
+        pytest.skip(f"the subprocess made {len(before)} of {len(table)} thumbnails before the kill")
+    time.sleep(0.01)  # a rewrite now would show in mtime_ns
+    export_clusters(table, out)
+    after = _finished_thumbnails(thumbs)
+    assert len(after) == len(table)
+    assert {name: after[name] for name in before} == before  # finished thumbnails were not redone
+    export_clusters(table, tmp_path / "ref")
+    ref = tmp_path / "ref" / "clusters_thumbnails"
+    assert set(_finished_thumbnails(ref)) == set(after)
+    for name in after:
+        assert (thumbs / name).read_bytes() == (ref / name).read_bytes(), name
+    assert (out / "clusters.html").read_text() == (tmp_path / "ref" / "clusters.html").read_text()
+
+
 def test_odd_modes_become_faithful_rgb(tmp_path):
     from conftest import multi_frame, write_odd_modes
 
