@@ -56,7 +56,7 @@ def test_lock_excludes_a_second_holder(tmp_path):
     waited = time.monotonic() - started
     holder.wait(timeout=10)
     assert waited > 0.5 and target.read_bytes() == b"x" * 1000
-    assert lock_path(target).name == "cache.bin.lock"
+    assert lock_path(target).name == "cache.bin.lock" and lock_path(target).parent.name == ".locks"
 
 
 def test_failed_write_leaves_the_old_file(tmp_path):

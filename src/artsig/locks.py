@@ -1,6 +1,6 @@
 """File locks and atomic writes for caches that two runs may share.
 
-A cache file ``X`` is guarded by ``X.lock`` (``fcntl.flock``: released by the kernel when a
+A cache file ``X`` is guarded by ``.locks/X.lock`` beside it (``fcntl.flock``: released by the kernel when a
 process dies, so a killed run never leaves a stale lock). Writers take it exclusively and
 write through a temporary file renamed over ``X``, so a reader sees the old file or the new
 one, never half of one. Where ``fcntl`` does not exist (Windows) writes are still atomic.
@@ -21,9 +21,10 @@ except ImportError:  # pragma: no cover - Windows
 
 
 def lock_path(path: str | os.PathLike) -> Path:
-    """The lock file guarding ``path`` (``path`` + ``.lock``)."""
+    """The lock file guarding ``path``: ``.locks/<name>.lock`` beside it, so folders a user opens
+    (an exported thumbnail folder) hold only their own files."""
     path = Path(path)
-    return path.with_name(path.name + ".lock")
+    return path.parent / ".locks" / (path.name + ".lock")
 
 
 @contextmanager
