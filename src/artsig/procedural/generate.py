@@ -120,7 +120,7 @@ def _init_worker() -> None:
 
 
 def _render_all(jobs: list[tuple[WorkSpec, int, str]], n_jobs: int, progress: bool) -> None:
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # a text bar: no widget warning (with this machine's path) on the page
 
     bar = tqdm(total=len(jobs), desc="procedural benchmark", unit="img", disable=not progress)
     try:
