@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+
+
+def run_killable(script: str, folder: Path, stop_at: int) -> subprocess.CompletedProcess:
+    """Run ``script`` in a fresh Python with this test session's import path, as
+    ``python -c script FOLDER STOP_AT`` (a SIGKILL-resume test's child: it kills itself at ``stop_at``)."""
+    folder.mkdir(exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    return subprocess.run([sys.executable, "-c", script, str(folder), str(stop_at)], capture_output=True, text=True, env=env)
 
 
 def write_image(path: Path, colour=(200, 80, 40), size=(40, 30), mode="RGB", fmt=None, seed=0) -> Path:

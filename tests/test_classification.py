@@ -258,17 +258,14 @@ print(written)
 
 def test_classifier_training_resumes_after_sigkill(genre, tmp_path):
     """Killed in its fourth epoch, a row restarts from its third and ends with the same numbers; a finished row is not trained again."""
-    import os
     import signal
-    import subprocess
-    import sys
+
+    from conftest import run_killable
 
     pd.to_pickle(genre, tmp_path / "data.pkl")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
     def run(folder, kill_at):
-        folder.mkdir(exist_ok=True)
-        return subprocess.run([sys.executable, "-c", KILLABLE, str(folder), str(kill_at)], capture_output=True, text=True, env=env)
+        return run_killable(KILLABLE, folder, kill_at)
 
     killed = run(tmp_path / "killed", 4)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]

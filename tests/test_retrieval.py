@@ -271,8 +271,8 @@ print(run.resumed_from, saves)
 def test_signature_training_resumes_after_sigkill(collection, tmp_path):
     """Killed in its third epoch, a restart continues from the second one and ends with the same numbers, bit for bit."""
     import signal
-    import subprocess
-    import sys
+
+    from conftest import run_killable
 
     from artsig.retrieval import build_signature_model, resume_path, trunk_activations
 
@@ -281,11 +281,9 @@ def test_signature_training_resumes_after_sigkill(collection, tmp_path):
     make_deterministic(0, threads=1)
     model = build_signature_model(TrainConfig(image_size=64), device="cpu")
     np.save(tmp_path / "activations.npy", trunk_activations(model, catalog, progress=False))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
 
     def run(folder, kill_after):
-        folder.mkdir(exist_ok=True)
-        return subprocess.run([sys.executable, "-c", KILLABLE, str(folder), str(kill_after)], capture_output=True, text=True, env=env)
+        return run_killable(KILLABLE, folder, kill_after)
 
     killed = run(tmp_path / "killed", 2)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
