@@ -724,6 +724,13 @@ def select_by_validation(
     return Selection(table, field, best_value, config.replace(**{field: best_value}), runs)
 
 
+def query_ap(signatures: np.ndarray, catalog: pd.DataFrame, links: pd.DataFrame, split: str = "test") -> tuple[np.ndarray, np.ndarray]:
+    """Each ``split`` query's average precision, and its link family (for a bootstrap drawn by family)."""
+    _, per_query = evaluate_retrieval(signatures, catalog, links, split=split, ks=(1,), per_query=True)
+    families = components(catalog, links).reindex(per_query["image_id"].astype(str)).to_numpy()
+    return per_query["ap"].to_numpy(), families
+
+
 def _choose_within_noise(runs: dict, values: list, top_value, activations: np.ndarray, catalog: pd.DataFrame, links: pd.DataFrame,
                          prefer: str, seed: int) -> tuple[object, pd.DataFrame]:
     """Among the values whose validation AP is not clearly below the top one's (paired bootstrap
@@ -738,10 +745,7 @@ def _choose_within_noise(runs: dict, values: list, top_value, activations: np.nd
     seen_catalog = catalog.iloc[seen_rows].reset_index(drop=True)
     ap = {}
     for value in values:
-        sigs = signatures_from_activations(runs[value].model, activations[seen_rows])
-        _, per_query = evaluate_retrieval(sigs, seen_catalog, links, split="val", ks=(1,), per_query=True)
-        ap[value] = per_query["ap"].to_numpy()
-    families = components(catalog, links).reindex(per_query["image_id"].astype(str)).to_numpy()
+        ap[value], families = query_ap(signatures_from_activations(runs[value].model, activations[seen_rows]), seen_catalog, links, "val")
     rows, tied = [], []
     for value in values:
         c = paired_bootstrap(ap[value], ap[top_value], str(value), str(top_value), "val AP", groups=families, seed=seed)
@@ -955,14 +959,12 @@ def loss_term_intervals(signatures: dict[str, np.ndarray], catalog: pd.DataFrame
     interval over ``split``'s queries drawn by link family, and the verdict in words."""
     from artsig.comparison import paired_bootstrap
 
-    ap, ids = {}, None
+    ap = {}
     for name in LOSS_VARIANTS:
         key = f"{prefix}({name})"
         if key not in signatures:
             raise KeyError(f"signatures has no {key!r}: run the four ablation variants first")
-        _, per_query = evaluate_retrieval(signatures[key], catalog, links, split=split, ks=(1,), per_query=True)
-        ap[name], ids = per_query["ap"].to_numpy(), per_query["image_id"].astype(str)
-    families = components(catalog, links).reindex(ids).to_numpy()
+        ap[name], families = query_ap(signatures[key], catalog, links, split)
     terms = {
         "anchor swap": (ap["full loss"] - ap["no anchor swap"] + ap["no intra-sample term"] - ap["plain triplet"]) / 2,
         "intra-sample term": (ap["full loss"] - ap["no intra-sample term"] + ap["no anchor swap"] - ap["plain triplet"]) / 2,
@@ -981,12 +983,9 @@ def compare_signatures(signatures: dict[str, np.ndarray], name_a: str, name_b: s
     """Two signature sets on the same queries of ``split``: mean AP, difference and its interval."""
     from artsig.comparison import paired_bootstrap
 
-    ap, ids = {}, None
-    for name in (name_a, name_b):
-        _, per_query = evaluate_retrieval(signatures[name], catalog, links, split=split, ks=(1,), per_query=True)
-        ap[name], ids = per_query["ap"].to_numpy(), per_query["image_id"].astype(str)
-    families = components(catalog, links).reindex(ids).to_numpy()
-    return paired_bootstrap(ap[name_a], ap[name_b], name_a, name_b, f"{split} mAP", groups=families, seed=seed)
+    ap_a, families = query_ap(signatures[name_a], catalog, links, split)
+    ap_b, _ = query_ap(signatures[name_b], catalog, links, split)
+    return paired_bootstrap(ap_a, ap_b, name_a, name_b, f"{split} mAP", groups=families, seed=seed)
 
 
 def clustering_scores(labels: np.ndarray, catalog: pd.DataFrame, truth_links: pd.DataFrame, known_links: pd.DataFrame | None = None) -> dict:
