@@ -790,6 +790,12 @@ def claim_check(external: pd.DataFrame, method: str = "DCEC", coarse: int = 3, f
     return pd.DataFrame(rows)
 
 
+def _partition(assignments: pd.DataFrame, method: str, k: int) -> pd.Series:
+    """The cluster of each image (index: image_id) in ``method``'s clustering at ``k``; empty if not run."""
+    part = assignments[(assignments["method"] == method) & (assignments["k"] == k)]
+    return part.set_index("image_id")["cluster"]
+
+
 def claim_intervals(assignments: pd.DataFrame, catalog: pd.DataFrame, methods: Sequence[str] = CLUSTERING_METHODS, ks: Sequence[int] = (3, 7),
                     seed: int = 0, n_boot: int = 500) -> pd.DataFrame:
     """NMI with genre minus NMI with style per (method, k), with a 95 % bootstrap interval over
@@ -803,12 +809,12 @@ def claim_intervals(assignments: pd.DataFrame, catalog: pd.DataFrame, methods: S
     rows = []
     for method in methods:
         for k in ks:
-            part = assignments[(assignments["method"] == method) & (assignments["k"] == k)]
+            part = _partition(assignments, method, k)
             if part.empty:
                 continue
-            truth = by_id.loc[part["image_id"].astype(str)]
+            truth = by_id.loc[part.index.astype(str)]
             known = (truth["style"].notna() & truth["genre"].notna()).to_numpy()
-            cluster = part["cluster"].to_numpy()[known]
+            cluster = part.to_numpy()[known]
             style, genre = truth["style"].to_numpy()[known], truth["genre"].to_numpy()[known]
             c = bootstrap_statistic(lambda r: (nmi_fast(genre[r], cluster[r]), nmi_fast(style[r], cluster[r])), len(cluster),
                                     "genre", "style", "NMI", n_boot=n_boot, seed=seed)
@@ -828,7 +834,7 @@ def gap_shift(assignments: pd.DataFrame, catalog: pd.DataFrame, method: str = "D
     if not {"style", "genre"} <= set(catalog.columns):
         return None
     by_id = catalog.set_index(catalog["image_id"].astype(str))
-    parts = [assignments[(assignments["method"] == method) & (assignments["k"] == k)].set_index("image_id")["cluster"] for k in (coarse, fine)]
+    parts = [_partition(assignments, method, k) for k in (coarse, fine)]
     if any(part.empty for part in parts):
         return None
     truth = by_id.loc[parts[0].index.astype(str)]
@@ -852,8 +858,7 @@ def versus_baseline(assignments: pd.DataFrame, catalog: pd.DataFrame, method: st
     by_id = catalog.set_index(catalog["image_id"].astype(str))
     out = []
     for k in ks:
-        a = assignments[(assignments["method"] == method) & (assignments["k"] == k)].set_index("image_id")["cluster"]
-        b = assignments[(assignments["method"] == baseline) & (assignments["k"] == k)].set_index("image_id")["cluster"]
+        a, b = _partition(assignments, method, k), _partition(assignments, baseline, k)
         if a.empty or b.empty:
             continue
         b = b.reindex(a.index)
@@ -880,9 +885,7 @@ def verdict(external: pd.DataFrame, method: str = "DCEC", coarse: int = 3, fine:
     c, f = table.iloc[0], table.iloc[1]
 
     def answer(row, k: int, wanted: str) -> str:
-        if intervals is None or intervals.empty:
-            return "yes" if row["closer_to"] == wanted else "no"
-        hit = intervals[(intervals["method"] == method) & (intervals["k"] == k)]
+        hit = pd.DataFrame() if intervals is None or intervals.empty else intervals[(intervals["method"] == method) & (intervals["k"] == k)]
         if hit.empty:
             return "yes" if row["closer_to"] == wanted else "no"
         h = hit.iloc[0]
