@@ -39,11 +39,10 @@ import_order_warned: set[str] = set()
 
 #: the thread count every math library uses unless ``ARTSIG_THREADS`` says otherwise
 DEFAULT_THREADS = 2
-#: libraries that read their instruction path once, when they load
-_LOAD_TIME = ("numpy", "torch", "tensorflow", "sklearn", "scipy")
-#: numpy's AVX-512 dispatch groups (names of numpy >= 2.4; older names kept for older numpy)
-_NUMPY_AVX512 = ("X86_V4", "AVX512_ICL", "AVX512_SPR", "AVX512F", "AVX512CD", "AVX512_KNL", "AVX512_KNM",
-                 "AVX512_SKX", "AVX512_CLX", "AVX512_CNL")
+#: libraries whose kernels are fixed when they load: imported before artsig, they are not pinned
+_LOAD_TIME = ("torch", "tensorflow")
+#: numpy's AVX-512 dispatch groups (numpy >= 2.4 names; numpy refuses names it does not know)
+_NUMPY_AVX512 = "X86_V4,AVX512_ICL,AVX512_SPR"
 
 
 def pinning_enabled() -> bool:
@@ -78,11 +77,6 @@ def _cpu_has_avx2() -> bool:
         return False
 
 
-def _numpy_disabled_features() -> str:
-    """numpy refuses to disable groups it was built without; name only those it dispatches."""
-    return ",".join(_NUMPY_AVX512[:3])
-
-
 def pinned_environment() -> dict[str, str]:
     """The variables :func:`pin_environment` sets: kernel paths and thread counts."""
     n = str(threads())
@@ -103,13 +97,13 @@ def pinned_environment() -> dict[str, str]:
             "DNNL_MAX_CPU_ISA": "AVX2",
             "MKL_CBWR": "AVX2",
             "MKL_ENABLE_INSTRUCTIONS": "AVX2",
-            "NPY_DISABLE_CPU_FEATURES": _numpy_disabled_features(),
+            "NPY_DISABLE_CPU_FEATURES": _NUMPY_AVX512,
             "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE") or "Haswell",
         })
     return env
 
 
-def pin_environment(check_order: bool = True) -> dict[str, str]:
+def pin_environment() -> dict[str, str]:
     """Export :func:`pinned_environment` into ``os.environ`` (a no-op with ``ARTSIG_PIN_KERNELS=0``).
 
     Must run before numpy, torch or TensorFlow load to take full effect: ``import artsig`` does it,
@@ -120,15 +114,11 @@ def pin_environment(check_order: bool = True) -> dict[str, str]:
         return {}
     env = pinned_environment()
     os.environ.update(env)
-    if check_order:
-        early = [m for m in _LOAD_TIME if m in sys.modules and m not in import_order_warned]
-        # numpy is loaded by almost everything, including the Jupyter kernel; it only matters
-        # through OpenBLAS and its SIMD loops, which read the environment at numpy's import
-        for m in early:
+    for m in _LOAD_TIME:
+        if m in sys.modules and m not in import_order_warned:
             import_order_warned.add(m)
-            if m in ("torch", "tensorflow"):
-                warnings.warn(f"{m} was imported before artsig, so its math kernels are not pinned and "
-                              f"numbers may differ from the book's references; import artsig first", stacklevel=3)
+            warnings.warn(f"{m} was imported before artsig, so its math kernels are not pinned and "
+                          f"numbers may differ from the book's references; import artsig first", stacklevel=3)
     return env
 
 
