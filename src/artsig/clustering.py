@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import metrics as M
+from . import store
 
 __all__ = [
     "METHODS",
@@ -42,53 +43,12 @@ __all__ = [
     "composition",
     "influences",
     "most_mixed",
-    "fingerprint",
     "representatives",
 ]
 
 METHODS = ("kmeans", "gmm", "optics", "hdbscan", "agglomerative")
 CACHE_VERSION = "1"  # bump when a method's numbers change
 SIZE_LIMITS = {"optics": 2000, "agglomerative": 20000, "hdbscan": 200000}
-
-
-def fingerprint(*parts) -> str:
-    """A short hash of arrays, frames and plain values: the key of a cached result."""
-    import hashlib
-    import json
-
-    h = hashlib.sha256(CACHE_VERSION.encode())
-    for part in parts:
-        if isinstance(part, np.ndarray) and part.dtype == object:
-            h.update("\x1f".join(map(str, part.ravel().tolist())).encode())
-        elif isinstance(part, np.ndarray):
-            arr = np.ascontiguousarray(part)
-            h.update(f"{arr.dtype}{arr.shape}".encode())
-            h.update(arr.tobytes())
-        elif isinstance(part, pd.DataFrame):
-            h.update(pd.util.hash_pandas_object(part.astype(str), index=False).to_numpy().tobytes())
-            h.update(",".join(map(str, part.columns)).encode())
-        elif isinstance(part, Mapping):
-            for key in sorted(part):
-                h.update(str(key).encode())
-                h.update(fingerprint(part[key]).encode())
-        else:
-            h.update(json.dumps(part, sort_keys=True, default=str).encode())
-        h.update(b"|")
-    return h.hexdigest()[:16]
-
-
-def _cache_path(cache_dir, kind: str, key: str, suffix: str):
-    from pathlib import Path
-
-    folder = Path(cache_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{kind}-{key}{suffix}"
-
-
-def _atomic(path, write) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def prepare(X: np.ndarray, n_components: int | None = 50, seed: int = 0, standardize: bool = True) -> np.ndarray:
@@ -307,9 +267,9 @@ def compare(
     paths = None
     if cache_dir is not None:
         std_key = {n: _standardize_for(n, standardize) for n in features}
-        key = fingerprint(dict(features), labels, catalog["image_id"].astype(str).to_numpy(), list(methods), k, k_values,
+        key = store.fingerprint(CACHE_VERSION, dict(features), labels, catalog["image_id"].astype(str).to_numpy(), list(methods), k, k_values,
                           n_components, seed, dict(max_points or {}), subsample, std_key)
-        paths = [_cache_path(cache_dir, f"compare-{part}", key, ".parquet") for part in ("scores", "assignments", "scans")]
+        paths = [store.cache_path(cache_dir, f"compare-{part}", key, ".parquet") for part in ("scores", "assignments", "scans")]
         if all(p.exists() for p in paths):
             return tuple(pd.read_parquet(p) for p in paths)  # type: ignore[return-value]
     rows, scans = [], []
@@ -320,7 +280,7 @@ def compare(
         if len(X) != len(catalog):
             raise ValueError(f"features {name!r} have {len(X)} rows but the catalog has {len(catalog)}")
         if paths is not None:  # a run killed part-way resumes after the last finished feature set
-            parts[name] = [_cache_path(cache_dir, f"compare-part-{part}", fingerprint(key, name), ".parquet") for part in ("rows", "assign", "scan")]
+            parts[name] = [store.cache_path(cache_dir, f"compare-part-{part}", store.fingerprint(key, name), ".parquet") for part in ("rows", "assign", "scan")]
             if all(p.exists() for p in parts[name]):
                 done_rows, done_assign, done_scan = (pd.read_parquet(p) for p in parts[name])
                 rows.extend(done_rows.to_dict("records"))
@@ -350,13 +310,13 @@ def compare(
         if paths is not None:
             done = (pd.DataFrame(rows[first_row:]), pd.DataFrame({f"{name}/{m}": assign[f"{name}/{m}"] for m in methods}), scans[-1])
             for frame, path in zip(done, parts[name]):
-                _atomic(path, lambda tmp, frame=frame: frame.to_parquet(tmp, index=False))
+                store.save_frame(path, frame)
     bar.close()
     scan_table = pd.concat(scans, ignore_index=True)[["extractor", "k", "inertia", "silhouette", "k_elbow", "k_silhouette"]]
     result = (pd.DataFrame(rows), pd.DataFrame(assign), scan_table)
     if paths is not None:
         for frame, path in zip(result, paths):
-            _atomic(path, lambda tmp, frame=frame: frame.to_parquet(tmp, index=False))
+            store.save_frame(path, frame)
         for path in (p for group in parts.values() for p in group):
             path.unlink(missing_ok=True)  # the whole result is stored; the per-feature-set parts are not needed
     return result
@@ -389,12 +349,9 @@ def embed_2d(
     if method not in ("umap", "tsne"):
         raise ValueError(f"method must be 'umap' or 'tsne', got {method!r}")
     if cache_dir is not None:
-        path = _cache_path(cache_dir, f"embed-{method}", fingerprint(np.asarray(Z), method, seed, n_neighbors, perplexity, max_iter), ".npy")
-        if path.exists():
-            return np.load(path)
-        E = embed_2d(Z, method, seed, n_neighbors, perplexity, max_iter)
-        _atomic(path, lambda tmp: np.save(open(tmp, "wb"), E))
-        return E
+        key = store.fingerprint(CACHE_VERSION, np.asarray(Z), method, seed, n_neighbors, perplexity, max_iter)
+        path = store.cache_path(cache_dir, f"embed-{method}", key, ".npy")
+        return store.cached(path, lambda: embed_2d(Z, method, seed, n_neighbors, perplexity, max_iter))
     if method == "umap":
         from .torch_compat import import_umap
 

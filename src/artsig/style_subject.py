@@ -210,13 +210,13 @@ def evaluate(
     """
     from sklearn.cluster import KMeans
 
-    from .clustering import _atomic, _cache_path, fingerprint
+    from . import store
 
     labels = [c for c in labels if c in catalog.columns]
     path = None
     if cache_dir is not None:
-        key = fingerprint(dict(representations), catalog[labels].astype(str), int(k), seed, list(labels), list(probes), n_init)
-        path = _cache_path(cache_dir, "style-subject", key, ".parquet")
+        key = store.fingerprint(dict(representations), catalog[labels].astype(str), int(k), seed, list(labels), list(probes), n_init)
+        path = store.cache_path(cache_dir, "style-subject", key, ".parquet")
         if path.exists():
             return pd.read_parquet(path)
     rows = []
@@ -235,5 +235,5 @@ def evaluate(
         rows.append(row)
     table = pd.DataFrame(rows)
     if path is not None:
-        _atomic(path, lambda tmp: table.to_parquet(tmp, index=False))
+        store.save_frame(path, table)
     return table
