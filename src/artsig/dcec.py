@@ -35,6 +35,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from . import store
+
 __all__ = [
     "ConvAutoencoder",
     "DenseAutoencoder",
@@ -535,20 +537,14 @@ class _EmbeddedClustering:
         return {**{k: getattr(self, k) for k in keys}, **self.network}
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the fitted model (weights, centroids, parameters, history) to one file."""
-        torch = _torch()
+        """Write the fitted model (weights, centroids, parameters, history) to one file, atomically."""
         self._check_fitted()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         state = {
             "class": type(self).__name__, "params": self.get_params(), "network": self.autoencoder_.config,
             "autoencoder": self.autoencoder_.state_dict(), "centers": self.cluster_centers_,
             "history": self.history_.to_dict("list"), "labels": self.labels_, "n_iter": self.n_iter_, "converged": self.converged_,
         }
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-        return path
+        return store.save_torch(path, state)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "_EmbeddedClustering":

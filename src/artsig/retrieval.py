@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
-import json
 import logging
 import os
 import time
@@ -31,6 +29,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from artsig import store
 from artsig.devices import resolve_device
 from artsig.links import components, positive_pairs, relevance_sets
 
@@ -275,14 +274,6 @@ def compound_hinge_loss(a, b, c, margin: float = 0.1, anchor_swap: bool = True, 
 # --- cached activations and signatures ------------------------------------------------------
 
 
-def _key(parts: Sequence[str]) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(str(part).encode())
-        digest.update(b"\0")
-    return digest.hexdigest()[:16]
-
-
 def _image_keys(catalog: pd.DataFrame) -> list[str]:
     return catalog["sha256"].astype(str).tolist() if "sha256" in catalog else catalog["path"].astype(str).tolist()
 
@@ -307,11 +298,11 @@ def trunk_activations(
     config = model.config
     target = None
     if cache_dir is not None:
-        Path(cache_dir).mkdir(parents=True, exist_ok=True)
-        key = _key([config.backbone, config.image_size, model.split, RESIZE_MODE, *_image_keys(catalog)])
-        target = Path(cache_dir) / f"activations-{config.backbone}-{config.image_size}px-b{model.split}-{key}.npy"
-        if target.exists():
-            return np.load(target)
+        key = store.fingerprint(config.backbone, config.image_size, model.split, RESIZE_MODE, _image_keys(catalog))
+        target = store.cache_path(cache_dir, f"activations-{config.backbone}-{config.image_size}px-b{model.split}", key, ".npy")
+        saved = store.load_array(target)
+        if saved is not None:
+            return saved
     device = next(model.parameters()).device
     paths = catalog["path"].tolist()
     chunks = []
@@ -323,9 +314,7 @@ def trunk_activations(
             chunks.append(model.bottom(x).to(torch.float16).cpu().numpy())
     out = np.concatenate(chunks)
     if target is not None:
-        tmp = target.with_name(target.name + ".tmp.npy")
-        np.save(tmp, out)
-        os.replace(tmp, target)
+        store.save_array(target, out)
     return out
 
 
@@ -458,12 +447,8 @@ def resume_path(target: Path) -> Path:
 
 
 def _torch_save(obj, target: Path) -> None:
-    """``torch.save`` through :func:`artsig.locks.atomic_write`: a reader sees the old file or the new one."""
-    import torch
-
-    from artsig.locks import atomic_write
-
-    atomic_write(target, lambda tmp: torch.save(obj, tmp))
+    """``torch.save`` through the store: a reader sees the old file or the new one."""
+    store.save_torch(target, obj)
 
 
 def _mine_triplets(pairs: np.ndarray, sigs: np.ndarray, comp: np.ndarray, pool_rows: np.ndarray, config: TrainConfig, rng: np.random.Generator) -> np.ndarray:
@@ -493,11 +478,11 @@ def _mine_triplets(pairs: np.ndarray, sigs: np.ndarray, comp: np.ndarray, pool_r
 def fingerprint(config: TrainConfig, catalog: pd.DataFrame, links: pd.DataFrame) -> str:
     """A key for a run: the config, the images and the training and validation links."""
     train = positive_pairs(links, "train")
-    parts = [json.dumps(config.as_dict(), sort_keys=True), *_image_keys(catalog), *catalog["split"].astype(str)]
-    parts += [f"{a}|{b}" for a, b in zip(train["image_id_a"], train["image_id_b"])]
     val = positive_pairs(links, "val")
-    parts += [f"v{a}|{b}" for a, b in zip(val["image_id_a"], val["image_id_b"])]
-    return _key(parts)
+    return store.fingerprint(
+        config.as_dict(), _image_keys(catalog), catalog["split"].astype(str).tolist(),
+        train[["image_id_a", "image_id_b"]].astype(str).to_numpy(), val[["image_id_a", "image_id_b"]].astype(str).to_numpy(),
+    )
 
 
 def train_signature_model(

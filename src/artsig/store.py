@@ -130,9 +130,10 @@ def file_digest(path: str | os.PathLike) -> str:
 
 def temporary_path(path: str | os.PathLike) -> Path:
     """The temporary file a write of ``path`` goes through: hidden, beside it, unique to this process
-    and thread, ending with the target's suffix (libraries that add a missing suffix add none)."""
+    and thread, ending with the target's suffixes (``.npy``, ``.weights.h5``: libraries that check or
+    add an ending leave it alone)."""
     path = Path(path)
-    return path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp{path.suffix}")
+    return path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp{''.join(path.suffixes)}")
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], object], lock: bool = True) -> None:
