@@ -196,6 +196,52 @@ def test_cluster_all_and_score_tables():
     np.testing.assert_allclose(comp.sum(1), 1.0)
 
 
+def test_pretraining_cache_gives_the_same_weights_without_training(tmp_path, monkeypatch):
+    X, _ = blobs(n_per=4)
+    args = dict(epochs=3, batch_size=6, lr=3e-3, device="cpu", threads=1, progress=False, cache_dir=tmp_path)
+    fresh, fresh_history = dcec.pretrain_autoencoder(dcec.ConvAutoencoder(16, 4, (4, 8, 8)), X, **args)
+    monkeypatch.setattr(torch.optim, "Adam", None)  # a cache hit must not train: building an optimiser would fail
+    again, again_history = dcec.pretrain_autoencoder(dcec.ConvAutoencoder(16, 4, (4, 8, 8)), X, **args)
+    for name, value in fresh.state_dict().items():
+        assert torch.equal(value, again.state_dict()[name]), name
+    pd.testing.assert_frame_equal(fresh_history, again_history)
+    assert again.training == fresh.training
+    with pytest.raises(TypeError):  # other images: trains again
+        dcec.pretrain_autoencoder(dcec.ConvAutoencoder(16, 4, (4, 8, 8)), X[::-1].copy(), **args)
+
+
+def test_cluster_all_cache_gives_bit_identical_results_without_fitting(tmp_path, monkeypatch):
+    X, _ = blobs(n_per=4)
+    ids = [f"im{i:03d}" for i in range(len(X))]
+    cae, _ = dcec.pretrain_autoencoder(dcec.ConvAutoencoder(16, 4, (4, 8, 8)), X, epochs=2, batch_size=6, device="cpu", threads=1, progress=False)
+    dae, _ = dcec.pretrain_autoencoder(dcec.DenseAutoencoder(8, 4, (16, 8)), dcec.resize_images(X, 8), epochs=2, batch_size=6, device="cpu", threads=1, progress=False)
+    common = X.reshape(len(X), -1)[:, ::7].astype(np.float32)
+    args = dict(image_ids=ids, device="cpu", threads=1, progress=False, keep_models=(3,), max_iter=6, update_interval=3, batch_size=6, n_init=2)
+    fresh = dcec.cluster_all(X, common, (2, 3), cae, dae, cache_dir=tmp_path, **args)
+    assert len(list(tmp_path.glob("fit-*.pt"))) == 4  # DCEC and DEC at k = 2 and 3
+
+    def no_fit(self, X):
+        raise AssertionError("a cached fit was fitted again")
+
+    monkeypatch.setattr(dcec._EmbeddedClustering, "fit", no_fit)
+    again = dcec.cluster_all(X, common, (2, 3), cae, dae, cache_dir=tmp_path, **args)
+    pd.testing.assert_frame_equal(fresh["assignments"], again["assignments"])
+    pd.testing.assert_frame_equal(fresh["history"], again["history"])
+    pd.testing.assert_frame_equal(fresh["fits"], again["fits"])
+    for key, embedding in fresh["embeddings"].items():
+        np.testing.assert_array_equal(embedding, again["embeddings"][key])
+    for key, model in fresh["models"].items():
+        loaded, pixels = again["models"][key], X if key[0] == "DCEC" else dcec.resize_images(X, 8)
+        np.testing.assert_array_equal(model.cluster_centers_, loaded.cluster_centers_)
+        np.testing.assert_array_equal(model.predict_proba(pixels), loaded.predict_proba(pixels))
+        np.testing.assert_array_equal(model.init_labels_, loaded.init_labels_)
+        assert loaded.n_iter_ == model.n_iter_ and loaded.converged_ == model.converged_
+        reread = dcec._EmbeddedClustering.load(loaded.save(tmp_path / "saved" / f"{key[0]}.pt"))  # a loaded fit saves like a fresh one
+        np.testing.assert_array_equal(reread.labels_, model.labels_)
+    with pytest.raises(AssertionError, match="fitted again"):  # another parameter: not the same fit
+        dcec.cluster_all(X, common, (2,), cae, dae, cache_dir=tmp_path, **{**args, "max_iter": 5})
+
+
 def test_claim_check_and_verdict():
     external = pd.DataFrame({
         "method": ["DCEC"] * 4, "k": [3, 3, 7, 7], "label": ["style", "genre"] * 2,

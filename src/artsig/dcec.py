@@ -59,6 +59,7 @@ __all__ = [
     "subsample",
     "kmeans",
     "CLUSTERING_METHODS",
+    "fit_cached",
 ]
 
 CLUSTERING_METHODS = ("DCEC", "CAE+KMeans", "DEC", "EfficientNet+KMeans")
@@ -313,10 +314,14 @@ def pretrain_autoencoder(
     device: str = "auto",
     threads: int | None = 2,
     progress: bool = True,
+    cache_dir: str | os.PathLike | None = None,
 ):
     """Train an autoencoder on reconstruction (MSE, Adam, seeded shuffles); return (model, history).
 
     ``history`` has one row per epoch: ``phase="pretrain"``, ``epoch``, ``reconstruction``.
+    With ``cache_dir`` the trained weights and history are stored there, keyed by the network,
+    its starting weights, the images and every training parameter: a rerun loads them (the
+    same weights, bit for bit) instead of training again.
     """
     torch = _torch()
     from tqdm import tqdm
@@ -327,6 +332,16 @@ def pretrain_autoencoder(
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     device = resolve_device(device)
     deterministic(seed, threads)
+    path = None
+    if cache_dir is not None:
+        key = _fit_key(type(model).__name__, model.config, _weights(model), np.asarray(X), epochs, batch_size, lr, seed, threads, device)
+        path = store.cache_path(cache_dir, f"pretrain-{type(model).__name__}", key, ".pt")
+        saved = store.load_torch(path)
+        if saved is not None:
+            model.load_state_dict(saved["state"])
+            if epochs:
+                model.train()
+            return model.cpu(), saved["history"]
     data = _as_tensor(X, model.config["image_size"])
     model.to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
@@ -348,7 +363,34 @@ def pretrain_autoencoder(
         rows.append({"phase": "pretrain", "epoch": epoch + 1, "reconstruction": total / len(data)})
         bar.set_postfix(mse=f"{rows[-1]['reconstruction']:.4f}")
     model.cpu()
-    return model, pd.DataFrame(rows, columns=["phase", "epoch", "reconstruction"])
+    history = pd.DataFrame(rows, columns=["phase", "epoch", "reconstruction"])
+    if path is not None:
+        store.save_torch(path, {"state": model.state_dict(), "history": history})
+    return model, history
+
+
+#: bump when a change to pretraining or to DCEC / DEC fitting makes their cached results stale
+FIT_CACHE_VERSION = "1"
+
+
+def _weights(module) -> dict[str, np.ndarray]:
+    """A network's parameters and buffers as arrays: the starting point a cache key reads."""
+    return {name: value.detach().cpu().numpy() for name, value in module.state_dict().items()}
+
+
+def _fit_key(*parts) -> str:
+    """The key of a cached training run: ``parts`` (the last one the device) plus what else decides
+    its last digits: torch's version, the device type, the kernel pinning and the CPUs this process
+    may use (so ``make kernel-check``, one CPU and other kernel paths, trains again instead of reading
+    what this machine stored)."""
+    from artsig import determinism
+
+    torch = _torch()
+    *parts, device = parts
+    pinned = determinism.pinned_environment()
+    kernels = pinned if determinism.pinning_enabled() else {name: os.environ.get(name) for name in pinned}
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return store.fingerprint(FIT_CACHE_VERSION, torch.__version__, torch.device(device).type, kernels, cpus, *parts, length=20)
 
 
 # --- estimators -------------------------------------------------------------------------------
@@ -625,6 +667,40 @@ def study_labels(catalog: pd.DataFrame, extra: Sequence[str] = ()) -> list[str]:
     return [c for c in dict.fromkeys(wanted) if catalog[c].nunique(dropna=True) >= 2]
 
 
+def fit_cached(model: "_EmbeddedClustering", X, cache_dir: str | os.PathLike | None = None) -> "_EmbeddedClustering":
+    """``model.fit(X)``, or, with ``cache_dir``, the stored result of the same fit (same class,
+    parameters, starting autoencoder weights, images, threads, device type and torch version):
+    the fitted attributes come back bit for bit, so a rerun skips the training."""
+    from artsig.devices import resolve_device
+
+    if cache_dir is None:
+        return model.fit(X)
+    deterministic(model.seed, model.threads)  # as fit does first: the key then reads this fit's thread count
+    start = model._pretrained
+    params = {k: v for k, v in model.get_params().items() if k not in ("autoencoder", "device", "threads", "progress")}
+    X = np.asarray(X)
+    key = _fit_key(type(model).__name__, params, None if start is None else _weights(start), X, model.threads, resolve_device(model.device))
+    path = store.cache_path(cache_dir, f"fit-{type(model).__name__.lower()}-k{model.n_clusters}", key, ".pt")
+    saved = store.load_torch(path)
+    if saved is None:
+        model.fit(X)
+        store.save_torch(path, {
+            "autoencoder": model.autoencoder_.state_dict(), "centers": model.cluster_centers_, "history": model.history_,
+            "labels": model.labels_, "n_iter": model.n_iter_, "converged": model.converged_, "init_labels": model.init_labels_,
+            "embedding": model.embedding_,
+        })
+        return model
+    autoencoder = copy.deepcopy(start) if start is not None else model._new_autoencoder()
+    autoencoder.load_state_dict(saved["autoencoder"])
+    autoencoder.cpu().eval()
+    _, _, Layer = _modules()
+    model.autoencoder_ = autoencoder
+    model.clustering_layer_ = Layer(model.n_clusters, model.embedding_dim, model.alpha, saved["centers"])
+    model.n_iter_, model.converged_, model.init_labels_ = saved["n_iter"], saved["converged"], saved["init_labels"]
+    model.history_, model.embedding_, model.labels_ = saved["history"], saved["embedding"], saved["labels"]
+    return model
+
+
 def cluster_all(
     images: np.ndarray,
     common: np.ndarray,
@@ -638,6 +714,7 @@ def cluster_all(
     progress: bool = True,
     keep_models: Sequence[int] = (),
     dense_images: np.ndarray | None = None,
+    cache_dir: str | os.PathLike | None = None,
     **fit_params,
 ) -> dict:
     """Run the four methods for every ``k`` on the same images.
@@ -646,7 +723,8 @@ def cluster_all(
     ``dense_autoencoder`` are pretrained once and shared by every ``k`` (each fit works on a
     copy). ``dense_images`` are the same images at DEC's input size (resized from ``images``
     when not given). ``fit_params`` go to :class:`DCEC` and :class:`DEC` (``max_iter``, ``update_interval``,
-    ``tol``, ``batch_size``, ``lr``, ``gamma`` for DCEC only as ``dcec_gamma``).
+    ``tol``, ``batch_size``, ``lr``, ``gamma`` for DCEC only as ``dcec_gamma``). With ``cache_dir``
+    each DCEC / DEC fit is stored there and a rerun loads it (:func:`fit_cached`).
 
     Returns ``{"assignments": DataFrame(image_id, method, k, cluster), "embeddings":
     {(method, k): array}, "history": DataFrame(method, k, phase, iteration, kl, reconstruction,
@@ -685,7 +763,7 @@ def cluster_all(
         results = {}
         for name, model in deep.items():
             pixels = images if name == "DCEC" else dense_pixels
-            model.fit(pixels)
+            fit_cached(model, pixels, cache_dir)
             results[name] = (model.labels_, model.embedding_)
             histories.append(model.history_.assign(method=name, k=k))
             fits.append({"method": name, "k": k, "n_iter": model.n_iter_, "converged": model.converged_})

@@ -41,6 +41,7 @@ __all__ = [
     "save_frame",
     "load_frame",
     "save_torch",
+    "load_torch",
     "cache_dir",
     "cache_path",
     "cached",
@@ -243,13 +244,20 @@ def save_torch(path: str | os.PathLike, value: Any, lock: bool = True) -> Path:
     return Path(path)
 
 
-def _read(path: str | os.PathLike, read: Callable[[Path], T]) -> T | None:
+def load_torch(path: str | os.PathLike) -> Any | None:
+    """Read a file written by :func:`save_torch` onto the CPU; None when missing or unreadable."""
+    import torch
+
+    return _read(path, lambda p: torch.load(p, map_location="cpu", weights_only=False), damaged=(*_DAMAGED, RuntimeError))
+
+
+def _read(path: str | os.PathLike, read: Callable[[Path], T], damaged: tuple[type[BaseException], ...] = _DAMAGED) -> T | None:
     path = Path(path)
     if not path.is_file():
         return None
     try:
         return read(path)
-    except _DAMAGED:  # a torn or foreign file is recomputed, never trusted
+    except damaged:  # a torn or foreign file is recomputed, never trusted
         return None
 
 
