@@ -37,6 +37,8 @@ __all__ = [
     "REPRESENTATIONS",
 ]
 
+CACHE_VERSION = "1"  # bump when a representation's numbers change: cached representations are then rebuilt
+
 
 def _one_hot(y) -> tuple[np.ndarray, np.ndarray]:
     y = pd.Series(np.asarray(y, dtype=object))
@@ -134,13 +136,21 @@ def build_representations(
     subject,
     n_components: int = 50,
     seed: int = 0,
+    cache_dir=None,
 ) -> dict[str, np.ndarray]:
     """The chapter's representations from ``features`` (keys ``efficientnet_lite0``, ``gram``,
     ``channel_stats``, optionally ``color_histogram``) and the subject labels (genre).
 
     Every representation is a matrix ready for clustering (prepared: standardised + PCA).
-    Entries whose inputs are missing are left out.
+    Entries whose inputs are missing are left out. With ``cache_dir`` they are stored there,
+    keyed by the features, the subject labels and the parameters: a rerun reads them back.
     """
+    if cache_dir is not None:
+        from . import store
+
+        key = store.fingerprint(CACHE_VERSION, dict(features), np.asarray(subject), n_components, seed)
+        path = store.cache_path(cache_dir, "representations", key, ".pkl")
+        return store.cached(path, lambda: build_representations(features, subject, n_components, seed))
     have = set(features)
     prep = {k: prepare_for(k, v, n_components=n_components, seed=seed) for k, v in features.items()}
 
