@@ -415,6 +415,8 @@ def clear_cache(data_dir: str | os.PathLike = "../data") -> int:
     root = store.cache_dir(data_dir, "features")
     count = 0
     for part in [*root.glob("*/*.npz"), *root.glob("*/step-*.npy")]:
+        if part.name.startswith("."):  # another run's temporary file: its writer renames or removes it
+            continue
         part.unlink()
         count += 1
     return count
@@ -431,7 +433,7 @@ class _FeatureCache:
         self.files: list[Path] = []
         folder.mkdir(parents=True, exist_ok=True)
         with file_lock(folder, shared=True):  # not while another run compacts the parts
-            for path in sorted(folder.glob("*.npz")):
+            for path in sorted(p for p in folder.glob("*.npz") if not p.name.startswith(".")):  # not another run's temporary file
                 try:
                     with np.load(path, allow_pickle=False) as z:
                         part = {k: z[k] for k in ("sha256", *self.outputs)}

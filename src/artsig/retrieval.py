@@ -830,10 +830,9 @@ class SignatureIndex:
 
     def save(self, folder: str | os.PathLike) -> Path:
         """Write the signatures and ids (``index.npz``) to ``folder``; the model is saved by training."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(folder / "index.npz", signatures=self.signatures, image_id=self.ids)
-        return folder / "index.npz"
+        target = Path(folder) / "index.npz"
+        store.atomic_write(target, lambda tmp: np.savez_compressed(tmp, signatures=self.signatures, image_id=self.ids), lock=False)
+        return target
 
 
 # --- semi-supervised clustering of signatures -----------------------------------------------

@@ -132,7 +132,7 @@ def file_digest(path: str | os.PathLike) -> str:
 def temporary_path(path: str | os.PathLike) -> Path:
     """The temporary file a write of ``path`` goes through: hidden, beside it, unique to this process
     and thread, ending with the target's suffixes (``.npy``, ``.weights.h5``: libraries that check or
-    add an ending leave it alone)."""
+    add an ending leave it alone). Hidden: code that globs a cache folder skips names starting with a dot."""
     path = Path(path)
     return path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp{''.join(path.suffixes)}")
 
