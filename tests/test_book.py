@@ -223,7 +223,9 @@ def test_first_chapter_runs_on_a_folder_of_bad_files_beside_good_ones(tmp_path):
     assert not [o for o in outputs if o.output_type == "error"]
     texts = [o.get("text", "") for o in outputs if o.output_type == "stream"]
     assert not [t for t in texts if "Traceback" in t]
-    printed = next(t for t in texts if "data-quality issue(s)" in t)
+    # the quality cell prints its count and shows the table (show_table: text/plain is its to_string)
+    quality_cell = next(c for c in executed.cells if c.cell_type == "code" and "data-quality issue(s)" in c.source)
+    printed = "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in quality_cell.outputs)
     assert f"{len(expected)} data-quality issue(s)" in printed
     rows = _quality_rows(printed, expected)
     assert sorted(line.split()[0] for line in rows) == sorted(expected)  # each bad file exactly once

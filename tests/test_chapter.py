@@ -95,3 +95,23 @@ def test_show_figure_glues_the_figure_and_closes_it(monkeypatch):
     data, metadata = shown[0]
     assert metadata["scrapbook"] == {"name": "fig-demo", "mime_prefix": ""}  # shown, not hidden
     assert "Figure" in data["text/plain"]  # (image/png is added by the notebook kernel's formatter)
+
+
+def test_in_a_notebook_a_figure_shows_once_glued_and_a_table_as_html_and_text(tmp_path):
+    """What the book reads: one glued PNG per figure (no second copy from the inline backend),
+    and a table output with both HTML and the printed text."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    code = ("import matplotlib.pyplot as plt\nimport pandas as pd\nfrom artsig.chapter import show_figure, show_table\n"
+            "fig, ax = plt.subplots()\nax.plot([0, 1])\nshow_figure('fig-x', fig)\n"
+            "show_table(pd.DataFrame({'a': [1.5]}), index=False)")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    NotebookClient(nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = nb.cells[0].outputs
+    pngs = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(pngs) == 1 and pngs[0].metadata["scrapbook"]["name"] == "fig-x"
+    tables = [o for o in outputs if "text/html" in o.get("data", {})]
+    assert len(tables) == 1
+    assert tables[0].data["text/plain"] == pd.DataFrame({"a": [1.5]}).to_string(index=False)
+    assert "<table" in tables[0].data["text/html"]
