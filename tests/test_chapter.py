@@ -115,3 +115,28 @@ def test_in_a_notebook_a_figure_shows_once_glued_and_a_table_as_html_and_text(tm
     assert len(tables) == 1
     assert tables[0].data["text/plain"] == pd.DataFrame({"a": [1.5]}).to_string(index=False)
     assert "<table" in tables[0].data["text/html"]
+
+
+def test_notebooks_follow_the_page_conventions():
+    """Each chapter: a hidden setup cell calling chapter.start; every glued figure has its numbered
+    caption (same name, once in the book) and a cell whose own output the page drops."""
+    import re
+    from pathlib import Path
+
+    import nbformat
+
+    names = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        setup = code[1]
+        assert "chapter.start(" in setup.source and "remove-input" in setup.metadata.get("tags", []), path.name
+        glued = []
+        for cell in code:
+            found = re.findall(r'show_figure\("([^"]+)"', cell.source)
+            assert not found or "remove-output" in cell.metadata.get("tags", []), (path.name, found)
+            glued += found
+        captions = [n for c in nb.cells if c.cell_type == "markdown" for n in re.findall(r"\{glue:figure\} (\S+)", c.source)]
+        assert glued == captions, path.name
+        names += glued
+    assert names and len(names) == len(set(names))
