@@ -13,10 +13,15 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from artsig import determinism, paths
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 FRAMEWORKS = (None, "torch", "tensorflow")
 
@@ -107,7 +112,7 @@ def show_table(frame: pd.DataFrame | pd.Series, index: bool = True) -> None:
     display(Table(frame, index=index))
 
 
-def show_figure(name: str, figure) -> None:
+def show_figure(name: str, figure: Figure | Axes) -> None:
     """Show ``figure`` once and glue it under ``name`` for a numbered ``{glue:figure}`` caption.
 
     The cell keeps the figure as its output (visible in Jupyter); its cell is tagged
