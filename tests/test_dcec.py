@@ -182,7 +182,10 @@ def test_cluster_all_and_score_tables():
     assert len(a) == 4 * 2 * len(catalog)
     assert set(run["models"]) == {("DCEC", 3), ("DEC", 3)}
     assert run["embeddings"][("EfficientNet+KMeans", 3)] is common
-    internal, external = dcec.score(a, run["embeddings"], common, catalog)
+    scores = dcec.score(a, run["embeddings"], common, catalog)
+    assert set(scores["kind"]) == {"internal", "external"}
+    internal, external = dcec.internal_table(scores), dcec.external_table(scores)
+    assert list(internal.columns) == ["method", "k", "space", "n_clusters_found", "silhouette", "davies_bouldin", "calinski_harabasz"]
     assert len(internal) == 4 * 2 * 2 and set(internal["space"]) == {"own", "common"}
     # the backbone baseline's own space is the common space: same numbers both ways
     eff = internal[internal["method"] == "EfficientNet+KMeans"].pivot(index="k", columns="space", values="silhouette")
@@ -265,12 +268,6 @@ def test_initial_weights_depend_on_the_seed_only():
     for (name, pa), pb, pc in zip(a.state_dict().items(), b.state_dict().values(), c.state_dict().values()):
         assert torch.equal(pa, pb), name
     assert not all(torch.equal(pa, pc) for pa, pc in zip(a.state_dict().values(), c.state_dict().values()))
-
-
-def test_study_labels_keeps_what_the_catalog_has():
-    catalog = pd.DataFrame({"image_id": ["a", "b", "c"], "genre": ["x", "y", "x"], "palette": ["p", "q", "p"], "artist": ["m", "m", "m"]})
-    assert dcec.study_labels(catalog) == ["genre"]  # a single artist says nothing
-    assert dcec.study_labels(catalog, extra=("palette", "missing")) == ["genre", "palette"]
 
 
 def test_claim_intervals_and_baseline_comparison_follow_the_labels():

@@ -95,7 +95,9 @@ def resolve_labels(catalog: pd.DataFrame, label: str = "genre", transfer_label: 
     column; ``transfer_label`` becomes None when the catalog lacks it (the transfer step is
     then skipped). ``notes`` says what was changed, in words.
     """
-    available = [c for c in label_columns(catalog, categorical_only=True) if catalog[c].nunique() >= 2]
+    from artsig.scoring import label_names
+
+    available = label_names(catalog, label_columns(catalog, categorical_only=True))  # the one label rule, on the categorical columns
     notes = []
     if label not in available:
         if not available:

@@ -48,10 +48,11 @@ __all__ = [
     "reconstruct",
     "cluster_all",
     "score",
+    "internal_table",
+    "external_table",
     "composition",
     "claim_check",
     "verdict",
-    "study_labels",
     "resize_images",
     "DCEC",
     "DEC",
@@ -96,12 +97,13 @@ def subsample(catalog: pd.DataFrame, n: int | None, seed: int = 0) -> pd.DataFra
 
 
 def kmeans(embedding: np.ndarray, n_clusters: int, seed: int = 0, n_init: int = 20) -> tuple[np.ndarray, np.ndarray]:
-    """KMeans labels and centres of an embedding (seeded; the baseline and the centroid init)."""
-    from sklearn.cluster import KMeans
+    """KMeans labels and centres of an embedding (seeded; the baseline and the centroid init):
+    the ``kmeans_dcec`` setting of :data:`artsig.scoring.SETTINGS`."""
+    from artsig import scoring
 
     embedding = np.asarray(embedding, dtype=np.float64)
     _check_k(n_clusters, len(embedding))
-    model = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=seed).fit(embedding)
+    model = scoring.clusterer("kmeans_dcec", n_clusters, seed=seed, n_init=n_init).fit(embedding)
     return model.labels_.astype(np.int64), model.cluster_centers_
 
 
@@ -656,17 +658,6 @@ class DEC(_EmbeddedClustering):
 # --- the chapter's study: every method, every k, scored in its own and in a common space --------
 
 
-def study_labels(catalog: pd.DataFrame, extra: Sequence[str] = ()) -> list[str]:
-    """The categorical labels to compare clusters with: style, genre and artist, then the
-    ``extra`` columns (e.g. the benchmark's ``palette``), keeping those the catalog has with
-    at least two classes (a user's collection without them gets fewer or none)."""
-    from artsig.catalog import label_columns
-
-    have = label_columns(catalog, categorical_only=True)
-    wanted = [c for c in ("style", "genre", "artist") if c in have] + [c for c in extra if c in catalog]
-    return [c for c in dict.fromkeys(wanted) if catalog[c].nunique(dropna=True) >= 2]
-
-
 def fit_cached(model: "_EmbeddedClustering", X, cache_dir: str | os.PathLike | None = None) -> "_EmbeddedClustering":
     """``model.fit(X)``, or, with ``cache_dir``, the stored result of the same fit (same class,
     parameters, starting autoencoder weights, images, threads, device type and torch version):
@@ -796,39 +787,56 @@ def resize_images(images: np.ndarray, size: int) -> np.ndarray:
     return np.stack([np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR)) for img in images])
 
 
-def score(assignments: pd.DataFrame, embeddings: dict, common: np.ndarray, catalog: pd.DataFrame, labels: Sequence[str] | None = None, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Internal scores in each method's own space and in the common space, and agreement with labels.
+def score(assignments: pd.DataFrame, embeddings: dict, common: np.ndarray, catalog: pd.DataFrame, labels: Sequence[str] | None = None,
+          seed: int = 0) -> pd.DataFrame:
+    """Every clustering scored in its own space, in the common space and against the labels.
 
-    Returns ``(internal, external)``: ``internal`` has one row per (method, k, space) with
-    silhouette, Davies-Bouldin and Calinski-Harabasz; ``external`` one row per (method, k, label)
-    with NMI, ARI and purity. ``catalog`` rows must be those of the assignments (by ``image_id``).
+    :func:`artsig.scoring.score_partition`'s long table with ids ``method, k, space``
+    (``space`` is ``"own"`` or ``"common"`` for internal metrics, None for external ones);
+    :func:`internal_table` and :func:`external_table` are its two wide views. ``labels``
+    default to :func:`artsig.scoring.label_names` of style, genre and artist; ``catalog``
+    rows must be those of the assignments (by ``image_id``).
     """
-    from artsig import metrics
+    from sklearn.metrics import pairwise_distances
 
-    labels = study_labels(catalog) if labels is None else list(labels)
+    from artsig import scoring
+
+    labels = scoring.label_names(catalog, ("style", "genre", "artist")) if labels is None else list(labels)
     missing = [c for c in labels if c not in catalog]
     if missing:
         raise ValueError(f"labels {missing} are not columns of the catalog; it has {list(catalog.columns)}")
-    from sklearn.metrics import pairwise_distances
-
     by_id = catalog.set_index(catalog["image_id"].astype(str))
     common = np.asarray(common, dtype=np.float64)
     # one distance matrix serves every silhouette in the common space (the costly part)
     common_distances = pairwise_distances(common) if len(common) <= 5000 else None
-    internal, external = [], []
+    runs = []
     for (method, k), part in assignments.groupby(["method", "k"], sort=False):
         cluster = part["cluster"].to_numpy()
-        truth = by_id.loc[part["image_id"].astype(str)]
-        for space, X in (("own", embeddings[(method, k)]), ("common", common)):
-            if space == "common" and common_distances is not None:
-                values = {"silhouette": metrics.silhouette(common_distances, cluster, sample_size=None, metric="precomputed"),
-                          "davies_bouldin": metrics.davies_bouldin(X, cluster), "calinski_harabasz": metrics.calinski_harabasz(X, cluster)}
-            else:
-                values = metrics.internal_metrics(X, cluster, seed=seed)
-            internal.append({"method": method, "k": k, "space": space, "n_clusters_found": int(len(np.unique(cluster))), **values})
-        for label in labels:
-            external.append({"method": method, "k": k, "label": label, **metrics.external_metrics(truth[label].to_numpy(), cluster)})
-    return pd.DataFrame(internal), pd.DataFrame(external, columns=["method", "k", "label", "nmi", "ari", "purity"])
+        truth = by_id.loc[part["image_id"].astype(str), labels].reset_index(drop=True)
+        ids = {"method": method, "k": k}
+        runs += [{"partition": cluster, "features": embeddings[(method, k)], **ids, "space": "own"},
+                 {"partition": cluster, "features": common, "distances": common_distances, **ids, "space": "common"},
+                 {"partition": cluster, "labels": truth if labels else None, **ids, "space": None}]
+    return scoring.score_many(runs, seed=seed)
+
+
+def internal_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """One row per (method, k, space): ``n_clusters_found`` and the internal metrics (a view of :func:`score`)."""
+    from artsig import scoring
+
+    part = scores[scores["kind"] == "internal"]
+    table = scoring.wide(part, ["method", "k", "space"], meta=["n_clusters"]).reset_index()
+    return table.rename(columns={"n_clusters": "n_clusters_found"})
+
+
+def external_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """One row per (method, k, label): NMI, ARI and purity (a view of :func:`score`)."""
+    from artsig import scoring
+
+    part = scores[scores["kind"] == "external"]
+    if part.empty:
+        return pd.DataFrame(columns=["method", "k", "label", "nmi", "ari", "purity"])
+    return scoring.wide(part, ["method", "k", "label"]).reset_index()[["method", "k", "label", "nmi", "ari", "purity"]]
 
 
 def composition(assignments: pd.DataFrame, catalog: pd.DataFrame, method: str, k: int, label: str) -> pd.DataFrame:

@@ -854,9 +854,10 @@ def cluster_signatures(signatures: np.ndarray, method: str = "optics", min_sampl
     Up to ``precompute_limit`` images the distance matrix is computed once and handed to the
     clustering (same result, many times faster than OPTICS' own per-point distances).
     HDBSCAN's ``selection`` is ``"leaf"`` (many small clusters, suited to motif families) or
-    ``"eom"`` (the most stable, often very large clusters).
+    ``"eom"`` (the most stable, often very large clusters). The models come from
+    :func:`artsig.scoring.fit_partition` (settings in :data:`artsig.scoring.SETTINGS`).
     """
-    from sklearn.cluster import HDBSCAN, OPTICS
+    from artsig import scoring
 
     signatures = np.asarray(signatures, dtype=np.float64)
     if len(signatures) < max(min_samples, 2):
@@ -867,11 +868,11 @@ def cluster_signatures(signatures: np.ndarray, method: str = "optics", min_sampl
     X = signature_distances(signatures) if precomputed else l2_normalize(signatures).astype(np.float64)
     metric = "precomputed" if precomputed else "euclidean"
     if method == "optics":
-        return OPTICS(min_samples=min_samples, xi=xi, max_eps=max_eps, min_cluster_size=min_cluster_size or min_samples, metric=metric).fit_predict(X)
+        return scoring.fit_partition(X, "optics", min_samples=min_samples, xi=xi, max_eps=max_eps, min_cluster_size=min_cluster_size or min_samples, metric=metric)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return HDBSCAN(min_cluster_size=min_cluster_size or max(min_samples, 2), min_samples=min_samples, metric=metric,
-                       cluster_selection_method=selection, copy=True).fit_predict(X)
+        return scoring.fit_partition(X, "hdbscan", min_cluster_size=min_cluster_size or max(min_samples, 2), min_samples=min_samples, metric=metric,
+                                     cluster_selection_method=selection)
 
 
 def cluster_link_report(labels: np.ndarray, catalog: pd.DataFrame, truth_links: pd.DataFrame, known_links: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -972,15 +973,30 @@ def compare_signatures(signatures: dict[str, np.ndarray], name_a: str, name_b: s
     return paired_bootstrap(ap_a, ap_b, name_a, name_b, f"{split} mAP", groups=families, seed=seed)
 
 
-def clustering_scores(labels: np.ndarray, catalog: pd.DataFrame, truth_links: pd.DataFrame, known_links: pd.DataFrame | None = None) -> dict:
-    """Pair precision and candidates (:func:`summarize_clusters`) plus NMI / ARI of the clusters
-    against the link families (linked images only; :mod:`artsig.metrics`)."""
-    from artsig import metrics
+LINK_METRICS = ("clusters", "clustered images", "pairs", "pair precision", "new candidates", "true new links")
 
+
+def link_scores(labels: np.ndarray, catalog: pd.DataFrame, truth_links: pd.DataFrame, known_links: pd.DataFrame | None = None, **ids) -> pd.DataFrame:
+    """A clustering of signatures as :func:`artsig.scoring.score_partition`'s long table: the
+    link counts of :func:`summarize_clusters` (``kind="links"``) and NMI / ARI against the link
+    families (``label="family"``, linked images only)."""
+    from artsig import scoring
+
+    labels = np.asarray(labels)
     report = cluster_link_report(labels, catalog, truth_links, known_links)
     family = components(catalog, truth_links).reindex(catalog["image_id"].astype(str))
     sizes = family.map(family.value_counts())
-    y_true = family.where(sizes > 1).to_numpy()
-    scores = summarize_clusters(report, labels)
-    scores.update({"family NMI": metrics.nmi(y_true, labels), "family ARI": metrics.ari(y_true, labels)})
-    return scores
+    families = pd.DataFrame({"family": family.where(sizes > 1).to_numpy()})
+    external = scoring.score_partition(labels, labels=families, external=("nmi", "ari"), **ids)
+    base = external.iloc[0][["n_clusters", "noise"]].to_dict() if len(external) else {}
+    links = pd.DataFrame([{**ids, "metric": metric, "kind": "links", "label": None, "value": value, **base}
+                          for metric, value in summarize_clusters(report, labels).items()], columns=external.columns)
+    return pd.concat([links, external], ignore_index=True)
+
+
+def clustering_scores(labels: np.ndarray, catalog: pd.DataFrame, truth_links: pd.DataFrame, known_links: pd.DataFrame | None = None) -> dict:
+    """:func:`link_scores` as one dict: pair precision and candidates plus ``family NMI`` / ``family ARI``."""
+    scores = link_scores(labels, catalog, truth_links, known_links)
+    names = [m if kind == "links" else f"{label} {m.upper()}" for m, kind, label in zip(scores["metric"], scores["kind"], scores["label"])]
+    values = [int(v) if kind == "links" and m not in ("pair precision",) else float(v) for m, kind, v in zip(scores["metric"], scores["kind"], scores["value"])]
+    return dict(zip(names, values))

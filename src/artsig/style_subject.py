@@ -24,7 +24,6 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from . import metrics as M
 from .clustering import prepare, prepare_for
 
 __all__ = [
@@ -208,7 +207,7 @@ def evaluate(
     seed: int = 0,
     labels: Sequence[str] = ("style", "genre", "artist"),
     probes: Sequence[str] = ("style", "genre"),
-    n_init: int = 4,
+    n_init: int | None = None,
     cache_dir=None,
 ) -> pd.DataFrame:
     """K-means on every representation: NMI / ARI against each label, and linear-probe accuracies.
@@ -216,27 +215,27 @@ def evaluate(
     Columns: ``representation, k, nmi_<label>..., ari_<label>..., style_minus_genre,
     probe_<label>...`` (probe = held-out logistic-regression accuracy; style labels are used
     only to score, never to build a representation). With ``cache_dir`` the table is stored
-    there, keyed by the representations, labels and parameters.
+    there, keyed by the representations, labels and parameters. Labels follow
+    :func:`artsig.scoring.label_names`; k-means is the ``kmeans_representations`` setting of
+    :data:`artsig.scoring.SETTINGS` (``n_init`` overrides its restarts).
     """
-    from sklearn.cluster import KMeans
+    from . import scoring, store
 
-    from . import store
-
-    labels = [c for c in labels if c in catalog.columns]
+    n_init = scoring.SETTINGS["kmeans_representations"]["n_init"] if n_init is None else int(n_init)
+    labels = scoring.label_names(catalog, labels)
     path = None
     if cache_dir is not None:
         key = store.fingerprint(dict(representations), catalog[labels].astype(str), int(k), seed, list(labels), list(probes), n_init)
         path = store.cache_path(cache_dir, "style-subject", key, ".parquet")
         if path.exists():
             return pd.read_parquet(path)
+    truth = scoring.label_frame(catalog, labels)
     rows = []
     for name, Z in representations.items():
-        lab = KMeans(n_clusters=int(k), n_init=n_init, random_state=seed).fit_predict(Z)
-        row = {"representation": name, "k": int(k)}
-        for col in labels:
-            row[f"nmi_{col}"] = M.nmi(catalog[col].to_numpy(), lab)
-        for col in labels:
-            row[f"ari_{col}"] = M.ari(catalog[col].to_numpy(), lab)
+        lab = scoring.fit_partition(Z, "kmeans_representations", k=int(k), seed=seed, n_init=n_init)
+        scores = scoring.score_partition(lab, labels=truth, external=("nmi", "ari"), representation=name, k=int(k))
+        value = scores.set_index(["metric", "label"])["value"]
+        row = {"representation": name, "k": int(k), **{f"{m}_{col}": value[(m, col)] for m in ("nmi", "ari") for col in labels}}
         if "style" in labels and "genre" in labels:
             row["style_minus_genre"] = row["nmi_style"] - row["nmi_genre"]
         for col in probes:
