@@ -34,6 +34,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClusterMixin
 
 __all__ = [
     "ConvAutoencoder",
@@ -352,68 +353,42 @@ def pretrain_autoencoder(
 # --- estimators -------------------------------------------------------------------------------
 
 
-class _EmbeddedClustering:
-    """Shared fit / predict logic of DCEC and DEC (see the module docstring)."""
+class _EmbeddedClustering(ClusterMixin, BaseEstimator):
+    """Shared fit / predict logic of DCEC and DEC (see the module docstring).
+
+    scikit-learn conventions: ``__init__`` only stores the parameters (each subclass lists them,
+    so ``get_params`` / ``set_params`` / ``sklearn.base.clone`` work), ``fit`` checks them.
+    """
 
     kind = "conv"
     reconstruction_weight = 1.0
+    #: parameters a saved model keeps (not the pretrained network, the device or the progress bar)
+    _SAVED = ("n_clusters", "image_size", "embedding_dim", "gamma", "pretrain_epochs", "max_iter", "update_interval", "tol", "batch_size", "lr", "cluster_lr", "alpha", "n_init",
+              "seed")
 
-    def __init__(
-        self,
-        n_clusters: int = 7,
-        image_size: int = 64,
-        embedding_dim: int = 10,
-        gamma: float = 0.1,
-        pretrain_epochs: int = 10,
-        max_iter: int = 200,
-        update_interval: int = 20,
-        tol: float = 0.001,
-        batch_size: int = 64,
-        lr: float = 1e-3,
-        cluster_lr: float = 1e-4,
-        alpha: float = 1.0,
-        n_init: int = 20,
-        autoencoder=None,
-        seed: int = 0,
-        device: str = "auto",
-        threads: int | None = 2,
-        progress: bool = True,
-        **network,
-    ):
-        if not isinstance(n_clusters, (int, np.integer)) or n_clusters < 2:
-            raise ValueError(f"n_clusters must be an integer >= 2, got {n_clusters!r}")
-        for name, value in (("max_iter", max_iter), ("update_interval", update_interval), ("batch_size", batch_size)):
+    def _store(self, params: dict) -> None:
+        for name, value in params.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
+    def _validate(self) -> None:
+        """Check the parameters (scikit-learn checks in fit, not in __init__); messages name the parameter."""
+        if not isinstance(self.n_clusters, (int, np.integer)) or self.n_clusters < 2:
+            raise ValueError(f"n_clusters must be an integer >= 2, got {self.n_clusters!r}")
+        for name in ("max_iter", "update_interval", "batch_size"):
+            value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not 0 <= tol < 1:
-            raise ValueError(f"tol must be a share in [0, 1), got {tol!r}")
-        if gamma < 0:
-            raise ValueError(f"gamma must be >= 0, got {gamma!r}")
-        self.n_clusters = int(n_clusters)
-        self.image_size = int(image_size)
-        self.embedding_dim = int(embedding_dim)
-        self.gamma = float(gamma)
-        self.pretrain_epochs = int(pretrain_epochs)
-        self.max_iter = int(max_iter)
-        self.update_interval = int(update_interval)
-        self.tol = float(tol)
-        self.batch_size = int(batch_size)
-        self.lr = float(lr)
-        self.cluster_lr = float(cluster_lr)
-        self.alpha = float(alpha)
-        self.n_init = int(n_init)
-        self.seed = int(seed)
-        self.device = device
-        self.threads = threads
-        self.progress = progress
-        self.network = network
-        if autoencoder is not None:
-            if autoencoder.config["image_size"] != self.image_size or autoencoder.config["embedding_dim"] != self.embedding_dim:
-                raise ValueError(
-                    f"autoencoder was built for image_size={autoencoder.config['image_size']}, embedding_dim={autoencoder.config['embedding_dim']}; "
-                    f"this model has image_size={self.image_size}, embedding_dim={self.embedding_dim}"
-                )
-        self._pretrained = autoencoder
+        if not 0 <= self.tol < 1:
+            raise ValueError(f"tol must be a share in [0, 1), got {self.tol!r}")
+        if self.gamma < 0:
+            raise ValueError(f"gamma must be >= 0, got {self.gamma!r}")
+        ae = self.autoencoder
+        if ae is not None and (ae.config["image_size"] != self.image_size or ae.config["embedding_dim"] != self.embedding_dim):
+            raise ValueError(
+                f"autoencoder was built for image_size={ae.config['image_size']}, embedding_dim={ae.config['embedding_dim']}; "
+                f"this model has image_size={self.image_size}, embedding_dim={self.embedding_dim}"
+            )
 
     # the network of each variant
     def _new_autoencoder(self):
@@ -431,12 +406,13 @@ class _EmbeddedClustering:
 
         from artsig.devices import resolve_device
 
+        self._validate()
         data = _as_tensor(X, self.image_size)
         _check_k(self.n_clusters, len(data))
         device = resolve_device(self.device)
         histories = []
-        if self._pretrained is not None:
-            autoencoder = copy.deepcopy(self._pretrained)
+        if self.autoencoder is not None:
+            autoencoder = copy.deepcopy(self.autoencoder)
             deterministic(self.seed, self.threads)
         else:
             deterministic(self.seed, self.threads)
@@ -530,10 +506,6 @@ class _EmbeddedClustering:
         self._check_fitted()
         return reconstruct(self.autoencoder_, X, batch_size)
 
-    def get_params(self) -> dict:
-        keys = ("n_clusters", "image_size", "embedding_dim", "gamma", "pretrain_epochs", "max_iter", "update_interval", "tol", "batch_size", "lr", "cluster_lr", "alpha", "n_init", "seed")
-        return {**{k: getattr(self, k) for k in keys}, **self.network}
-
     def save(self, path: str | os.PathLike) -> Path:
         """Write the fitted model (weights, centroids, parameters, history) to one file."""
         torch = _torch()
@@ -541,7 +513,7 @@ class _EmbeddedClustering:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         state = {
-            "class": type(self).__name__, "params": self.get_params(), "network": self.autoencoder_.config,
+            "class": type(self).__name__, "params": {k: v for k, v in self.get_params().items() if k in self._SAVED or k in ("filters", "hidden")}, "network": self.autoencoder_.config,
             "autoencoder": self.autoencoder_.state_dict(), "centers": self.cluster_centers_,
             "history": self.history_.to_dict("list"), "labels": self.labels_, "n_iter": self.n_iter_, "converged": self.converged_,
         }
@@ -574,10 +546,6 @@ class _EmbeddedClustering:
         model.converged_ = state["converged"]
         return model
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(n_clusters={self.n_clusters}, image_size={self.image_size}, embedding_dim={self.embedding_dim}, gamma={self.gamma})"
-
-
 class DCEC(_EmbeddedClustering):
     """Deep convolutional embedded clustering: :class:`ConvAutoencoder` + clustering layer,
     trained on ``reconstruction + gamma * KL(p || q)`` (Guo et al. 2017; gamma = 0.1).
@@ -590,9 +558,33 @@ class DCEC(_EmbeddedClustering):
     kind = "conv"
     reconstruction_weight = 1.0
 
+    def __init__(
+        self,
+        n_clusters: int = 7,
+        image_size: int = 64,
+        embedding_dim: int = 10,
+        gamma: float = 0.1,
+        pretrain_epochs: int = 10,
+        max_iter: int = 200,
+        update_interval: int = 20,
+        tol: float = 0.001,
+        batch_size: int = 64,
+        lr: float = 1e-3,
+        cluster_lr: float = 1e-4,
+        alpha: float = 1.0,
+        n_init: int = 20,
+        autoencoder=None,
+        seed: int = 0,
+        device: str = "auto",
+        threads: int | None = 2,
+        progress: bool = True,
+        filters: Sequence[int] = (32, 64, 128),
+    ):
+        self._store(locals())
+
     def _new_autoencoder(self):
         Conv, _, _ = _modules()
-        return Conv(self.image_size, self.embedding_dim, tuple(self.network.get("filters", (32, 64, 128))), seed=self.seed)
+        return Conv(self.image_size, self.embedding_dim, tuple(self.filters), seed=self.seed)
 
 
 class DEC(_EmbeddedClustering):
@@ -607,12 +599,33 @@ class DEC(_EmbeddedClustering):
     kind = "dense"
     reconstruction_weight = 0.0
 
-    def __init__(self, n_clusters: int = 7, gamma: float = 1.0, **kwargs):
-        super().__init__(n_clusters=n_clusters, gamma=gamma, **kwargs)
+    def __init__(
+        self,
+        n_clusters: int = 7,
+        image_size: int = 64,
+        embedding_dim: int = 10,
+        gamma: float = 1.0,
+        pretrain_epochs: int = 10,
+        max_iter: int = 200,
+        update_interval: int = 20,
+        tol: float = 0.001,
+        batch_size: int = 64,
+        lr: float = 1e-3,
+        cluster_lr: float = 1e-4,
+        alpha: float = 1.0,
+        n_init: int = 20,
+        autoencoder=None,
+        seed: int = 0,
+        device: str = "auto",
+        threads: int | None = 2,
+        progress: bool = True,
+        hidden: Sequence[int] = (500, 500, 2000),
+    ):
+        self._store(locals())
 
     def _new_autoencoder(self):
         _, Dense, _ = _modules()
-        return Dense(self.image_size, self.embedding_dim, tuple(self.network.get("hidden", (500, 500, 2000))), seed=self.seed)
+        return Dense(self.image_size, self.embedding_dim, tuple(self.hidden), seed=self.seed)
 
 
 # --- the chapter's study: every method, every k, scored in its own and in a common space --------
@@ -627,6 +640,39 @@ def study_labels(catalog: pd.DataFrame, extra: Sequence[str] = ()) -> list[str]:
     have = label_columns(catalog, categorical_only=True)
     wanted = [c for c in ("style", "genre", "artist") if c in have] + [c for c in extra if c in catalog]
     return [c for c in dict.fromkeys(wanted) if catalog[c].nunique(dropna=True) >= 2]
+
+
+def _study_inputs(images, common, image_ids, ks) -> tuple[np.ndarray, np.ndarray, list[str], list[int]]:
+    """The study's images, common features, image ids and k values, checked against each other."""
+    images = np.asarray(images)
+    common = np.asarray(common)
+    if len(common) != len(images):
+        raise ValueError(f"common features have {len(common)} rows but there are {len(images)} images; extract them for the same catalog")
+    ids = list(image_ids) if image_ids is not None else [str(i) for i in range(len(images))]
+    if len(ids) != len(images):
+        raise ValueError(f"image_ids has {len(ids)} entries for {len(images)} images")
+    ks = [int(k) for k in ks]
+    for k in ks:
+        _check_k(k, len(images))
+    return images, common, ids, ks
+
+
+def _deep_models(k: int, conv_autoencoder, dense_autoencoder, dcec_gamma: float, shared: dict) -> dict:
+    """Unfitted DCEC and DEC for ``k`` clusters, each starting from its shared pretrained network."""
+    return {
+        "DCEC": DCEC(k, embedding_dim=conv_autoencoder.config["embedding_dim"], gamma=dcec_gamma, autoencoder=conv_autoencoder,
+                     filters=tuple(conv_autoencoder.config["filters"]), **shared),
+        "DEC": DEC(k, embedding_dim=dense_autoencoder.config["embedding_dim"], autoencoder=dense_autoencoder,
+                   hidden=tuple(dense_autoencoder.config["hidden"]), **{**shared, "image_size": dense_autoencoder.config["image_size"]}),
+    }
+
+
+def _method_history(histories: list[pd.DataFrame]) -> pd.DataFrame:
+    """The fits' training histories in one table, ``method`` and ``k`` first."""
+    history = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
+    if len(history):
+        history = history[["method", "k", *[c for c in history.columns if c not in ("method", "k")]]]
+    return history
 
 
 def cluster_all(
@@ -659,16 +705,7 @@ def cluster_all(
     """
     from tqdm import tqdm
 
-    images = np.asarray(images)
-    common = np.asarray(common)
-    if len(common) != len(images):
-        raise ValueError(f"common features have {len(common)} rows but there are {len(images)} images; extract them for the same catalog")
-    ids = list(image_ids) if image_ids is not None else [str(i) for i in range(len(images))]
-    if len(ids) != len(images):
-        raise ValueError(f"image_ids has {len(ids)} entries for {len(images)} images")
-    ks = [int(k) for k in ks]
-    for k in ks:
-        _check_k(k, len(images))
+    images, common, ids, ks = _study_inputs(images, common, image_ids, ks)
     dcec_gamma = fit_params.pop("dcec_gamma", 0.1)
     size = conv_autoencoder.config["image_size"]
     shared = dict(image_size=size, seed=seed, device=device, threads=threads, progress=False, **fit_params)
@@ -680,14 +717,8 @@ def cluster_all(
     bar = tqdm(ks, desc="clusterings", disable=not progress)
     for k in bar:
         bar.set_postfix(k=k)
-        deep = {
-            "DCEC": DCEC(k, embedding_dim=conv_autoencoder.config["embedding_dim"], gamma=dcec_gamma, autoencoder=conv_autoencoder,
-                         filters=tuple(conv_autoencoder.config["filters"]), **shared),
-            "DEC": DEC(k, embedding_dim=dense_autoencoder.config["embedding_dim"], autoencoder=dense_autoencoder,
-                       hidden=tuple(dense_autoencoder.config["hidden"]), **{**shared, "image_size": dense_autoencoder.config["image_size"]}),
-        }
         results = {}
-        for name, model in deep.items():
+        for name, model in _deep_models(k, conv_autoencoder, dense_autoencoder, dcec_gamma, shared).items():
             pixels = images if name == "DCEC" else dense_pixels
             model.fit(pixels)
             results[name] = (model.labels_, model.embedding_)
@@ -701,13 +732,10 @@ def cluster_all(
             labels, embedding = results[name]
             embeddings[(name, k)] = embedding
             assignments.append(pd.DataFrame({"image_id": ids, "method": name, "k": k, "cluster": labels}))
-    history = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
-    if len(history):
-        history = history[["method", "k", *[c for c in history.columns if c not in ("method", "k")]]]
     return {
         "assignments": pd.concat(assignments, ignore_index=True),
         "embeddings": embeddings,
-        "history": history,
+        "history": _method_history(histories),
         "fits": pd.DataFrame(fits, columns=["method", "k", "n_iter", "converged"]),
         "models": models,
     }
