@@ -159,3 +159,17 @@ def test_features_frame_indexed_by_image_id(catalog):
     X = np.zeros((len(catalog), 3), np.float32)
     frame = F.features_frame(catalog, X)
     assert frame.index.name == "image_id" and list(frame.index[:2]) == ["id0", "id1"]
+
+
+def test_feature_extractor_is_a_transformer_over_extract(catalog, tmp_path):
+    from sklearn.base import clone
+
+    step = F.FeatureExtractor("color_histogram", data_dir=tmp_path / "data", batch_size=4, progress=False)
+    assert clone(step.set_params(seed=2)).get_params() == step.get_params()
+    X = step.fit_transform(catalog)
+    assert np.array_equal(X, F.extract(catalog, "color_histogram", data_dir=tmp_path / "data", batch_size=4, progress=False))
+    assert X.shape == (len(catalog), 288)
+    with pytest.raises(ValueError, match="unknown feature extractor"):
+        F.FeatureExtractor("nope").transform(catalog)
+    with pytest.raises(ValueError, match="batch_size"):
+        F.FeatureExtractor("color_histogram", batch_size=0).fit(catalog)
