@@ -401,31 +401,51 @@ class _EmbeddedClustering(ClusterMixin, BaseEstimator):
     def fit(self, X) -> "_EmbeddedClustering":
         """Pretrain (unless a pretrained ``autoencoder`` was given), initialise the centroids by
         KMeans, then train jointly until fewer than ``tol`` of the assignments change."""
-        torch = _torch()
-        from tqdm import tqdm
-
         from artsig.devices import resolve_device
 
         self._validate()
         data = _as_tensor(X, self.image_size)
         _check_k(self.n_clusters, len(data))
         device = resolve_device(self.device)
-        histories = []
-        if self.autoencoder is not None:
-            autoencoder = copy.deepcopy(self.autoencoder)
-            deterministic(self.seed, self.threads)
-        else:
-            deterministic(self.seed, self.threads)
-            autoencoder, pre = pretrain_autoencoder(
-                self._new_autoencoder(), data.numpy().transpose(0, 2, 3, 1), epochs=self.pretrain_epochs, batch_size=self.batch_size,
-                lr=self.lr, seed=self.seed, device=device, threads=self.threads, progress=self.progress,
-            )
-            histories.append(pre)
+        autoencoder, histories = self._start_autoencoder(data, device)
         autoencoder.to(device)
         z0 = _encode(autoencoder, data, 256, device).numpy()
         init_labels, centers = kmeans(z0, self.n_clusters, self.seed, self.n_init)
         _, _, Layer = _modules()
         layer = Layer(self.n_clusters, self.embedding_dim, self.alpha, centers).to(device)
+        rows, iteration, converged = self._cluster(autoencoder, layer, data, device, init_labels)
+        autoencoder.cpu()
+        layer.cpu()
+        self.autoencoder_ = autoencoder
+        self.clustering_layer_ = layer
+        self.n_iter_ = iteration + 1 if self.max_iter else 0
+        self.converged_ = converged
+        self.init_labels_ = init_labels
+        cluster = pd.DataFrame(rows, columns=["phase", "iteration", "kl", "reconstruction", "loss", "changed"])
+        self.history_ = pd.concat([*histories, cluster], ignore_index=True) if histories else cluster
+        self.embedding_ = _encode(autoencoder, data, 256, "cpu").numpy()
+        self.labels_ = soft_assignment(self.embedding_.astype(np.float64), self.cluster_centers_.astype(np.float64), self.alpha).argmax(1).astype(np.int64)
+        return self
+
+    def _start_autoencoder(self, data, device: str) -> tuple[object, list[pd.DataFrame]]:
+        """A copy of the given pretrained autoencoder, or a new one pretrained here (with its history)."""
+        if self.autoencoder is not None:
+            autoencoder = copy.deepcopy(self.autoencoder)
+            deterministic(self.seed, self.threads)
+            return autoencoder, []
+        deterministic(self.seed, self.threads)
+        autoencoder, pre = pretrain_autoencoder(
+            self._new_autoencoder(), data.numpy().transpose(0, 2, 3, 1), epochs=self.pretrain_epochs, batch_size=self.batch_size,
+            lr=self.lr, seed=self.seed, device=device, threads=self.threads, progress=self.progress,
+        )
+        return autoencoder, [pre]
+
+    def _cluster(self, autoencoder, layer, data, device: str, init_labels: np.ndarray) -> tuple[list[dict], int, bool]:
+        """The joint training: refresh the target every ``update_interval`` steps, stop when fewer
+        than ``tol`` of the assignments change. Returns the history rows, last iteration, convergence."""
+        torch = _torch()
+        from tqdm import tqdm
+
         params = list(layer.parameters()) + list(autoencoder.encoder.parameters())
         if self.reconstruction_weight > 0:
             params += list(autoencoder.decoder.parameters())
@@ -436,7 +456,7 @@ class _EmbeddedClustering(ClusterMixin, BaseEstimator):
         converged = False
         n_batches = int(np.ceil(len(data) / self.batch_size))
         bar = tqdm(range(self.max_iter), desc=f"{type(self).__name__} k={self.n_clusters}", disable=not self.progress, leave=False)
-        p = None
+        p, iteration = None, -1
         for iteration in bar:
             if iteration % self.update_interval == 0:
                 z = _encode(autoencoder, data, 256, device)
@@ -451,34 +471,28 @@ class _EmbeddedClustering(ClusterMixin, BaseEstimator):
                 if iteration > 0 and changed < self.tol:
                     converged = True
                     break
-            autoencoder.train()
             idx = order[slice((iteration % n_batches) * self.batch_size, min((iteration % n_batches + 1) * self.batch_size, len(data)))]
-            batch = data[idx].to(device)
-            if self.reconstruction_weight > 0:
-                z, rec = autoencoder(batch)
-                rec_loss = torch.nn.functional.mse_loss(rec, batch)
-            else:  # DEC: the decoder is not trained any more, skip it
-                z = autoencoder.encoder(batch)
-                rec_loss = torch.zeros((), device=device)
-            q_batch = layer(z)
-            kl = torch.nn.functional.kl_div(q_batch.clamp_min(1e-12).log(), p[idx].to(device), reduction="batchmean")
-            loss = self.reconstruction_weight * rec_loss + self.gamma * kl
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            rows.append({"phase": "cluster", "iteration": iteration + 1, "kl": float(kl.detach()), "reconstruction": float(rec_loss.detach()), "loss": float(loss.detach())})
-        autoencoder.cpu()
-        layer.cpu()
-        self.autoencoder_ = autoencoder
-        self.clustering_layer_ = layer
-        self.n_iter_ = iteration + 1 if self.max_iter else 0
-        self.converged_ = converged
-        self.init_labels_ = init_labels
-        cluster = pd.DataFrame(rows, columns=["phase", "iteration", "kl", "reconstruction", "loss", "changed"])
-        self.history_ = pd.concat([*histories, cluster], ignore_index=True) if histories else cluster
-        self.embedding_ = _encode(autoencoder, data, 256, "cpu").numpy()
-        self.labels_ = soft_assignment(self.embedding_.astype(np.float64), self.cluster_centers_.astype(np.float64), self.alpha).argmax(1).astype(np.int64)
-        return self
+            rows.append({"phase": "cluster", "iteration": iteration + 1, **self._step(autoencoder, layer, optimiser, data[idx].to(device), p[idx].to(device), device)})
+        return rows, iteration, converged
+
+    def _step(self, autoencoder, layer, optimiser, batch, p_batch, device: str) -> dict:
+        """One optimiser step on ``reconstruction_weight * reconstruction + gamma * KL(p || q)``: its loss terms."""
+        torch = _torch()
+
+        autoencoder.train()
+        if self.reconstruction_weight > 0:
+            z, rec = autoencoder(batch)
+            rec_loss = torch.nn.functional.mse_loss(rec, batch)
+        else:  # DEC: the decoder is not trained any more, skip it
+            z = autoencoder.encoder(batch)
+            rec_loss = torch.zeros((), device=device)
+        q_batch = layer(z)
+        kl = torch.nn.functional.kl_div(q_batch.clamp_min(1e-12).log(), p_batch, reduction="batchmean")
+        loss = self.reconstruction_weight * rec_loss + self.gamma * kl
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        return {"kl": float(kl.detach()), "reconstruction": float(rec_loss.detach()), "loss": float(loss.detach())}
 
     def fit_predict(self, X) -> np.ndarray:
         return self.fit(X).labels_
