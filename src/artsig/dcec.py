@@ -128,6 +128,11 @@ def _seeded_init(module, seed: int | None) -> None:
 
 @functools.lru_cache(maxsize=None)
 def _modules():
+    """The torch network classes (two autoencoders and the clustering layer).
+
+    Long because it holds three class bodies: they are defined inside a function so that
+    ``import artsig.dcec`` does not import torch (the classes are built once, on first use).
+    """
     torch = _torch()
     nn = torch.nn
 

@@ -131,6 +131,11 @@ def _split_block(trunk, trainable_blocks: int) -> int:
 
 
 def _signature_model_class():
+    """The torch class of the signature network (frozen trunk bottom, fine-tuned top, projection).
+
+    Long because it holds the class body: defined inside a function so that importing
+    :mod:`artsig.retrieval` does not import torch.
+    """
     import torch
     from torch import nn
     from torch.nn import functional as F
