@@ -667,8 +667,6 @@ class _TripletTraining:
 
     def epoch(self, epoch: int) -> dict:
         """One pass over (at most ``max_pairs_per_epoch``) training pairs with freshly mined negatives."""
-        import time
-
         config, rng = self.config, self.rng
         self.model.train()
         pairs = self.pairs_all[rng.permutation(len(self.pairs_all))[: config.max_pairs_per_epoch]]
