@@ -21,6 +21,12 @@ start from the best frozen head of the same backbone and train everything with t
 batch-norm statistics kept fixed (Keras' transfer-learning recipe); backbones without
 pretrained weights are trained end to end from random initialisation instead.
 
+Each row is a :class:`Classifier` (a scikit-learn-style estimator: ``fit(data)``,
+``predict_proba(x)``, ``score(x, y)``) with the study's shared :class:`TrainingConfig`; a row's
+outcome is a :class:`RowResult` and a whole study a :class:`Study` (``table``, ``curves``,
+``results``, ``best``, ``best_result``). :func:`prepare_from_table` trains on the balanced,
+split catalog the data chapter wrote instead of balancing again.
+
 MobileNetV2 and DenseNet121 ask Keras for ``weights="imagenet"`` (the user's
 ``~/.keras/models`` cache or the network); when that fails the row says ``random init`` in its
 ``weights`` column, and frozen rows on random weights are labelled as random-feature
