@@ -261,3 +261,31 @@ def test_check_markers_are_stripped_from_the_pages_only(tmp_path):
     page = nbformat.read(str(tmp_path / CHAPTERS_DIR / "01_x.ipynb"), as_version=4)
     assert [c.source for c in page.cells] == ["print(1)\nx = '# NBVAL_CHECK_OUTPUT'", "print(2)", "# NBVAL_CHECK_OUTPUT"]
     assert nbformat.read(str(reference), as_version=4).cells[0].source.startswith("# NBVAL_CHECK_OUTPUT")
+
+
+def test_named_sections_are_shared_by_the_notebooks_that_use_them(tmp_path):
+    file = tmp_path / "params.yml"
+    file.write_text(
+        "shared: {seed: 0}\n"
+        "sections: {retrieval: {epochs: 5, lr: 0.1}}\n"
+        "notebooks: {06_a: {use: retrieval, lr: 0.2}, 07_b: {use: [retrieval]}, 01_c: {top_k: 3}}\n"
+    )
+    params = load_params(file)
+    assert params["notebooks"]["06_a"] == {"epochs": 5, "lr": 0.2}  # the notebook's own key wins
+    assert notebook_parameters(params, "07_b", {"seed", "epochs", "lr"}) == {"seed": 0, "epochs": 5, "lr": 0.1}
+    changed = load_params(file, {"retrieval.epochs": 2})
+    assert changed["notebooks"]["06_a"]["epochs"] == 2 and changed["notebooks"]["07_b"]["epochs"] == 2
+    assert "epochs" not in changed["notebooks"]["01_c"]
+    file.write_text("notebooks: {06_a: {use: nowhere}}\n")
+    with pytest.raises(BookError, match="nowhere"):
+        load_params(file)
+
+
+def test_retrieval_chapters_share_one_section():
+    params = load_params(ROOT / "book" / "params.yml")
+    assert params["section_users"]["retrieval"] == ["06_retrieval", "07_semi_supervised"]
+    for key, value in params["sections"]["retrieval"].items():
+        assert params["notebooks"]["06_retrieval"][key] == value == params["notebooks"]["07_semi_supervised"][key]
+    assert _checked({"retrieval.epochs": 3})["notebooks"]["07_semi_supervised"]["epochs"] == 3
+    with pytest.raises(BookError, match="section retrieval has no parameter"):
+        _checked({"retrieval.top_k": 3})

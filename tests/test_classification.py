@@ -4,6 +4,7 @@ Everything runs on a tiny hand-made catalog of PIL-drawn images (three shapes = 
 colours = style) at 32 px, so each test takes seconds.
 """
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -134,17 +135,36 @@ def _cnn_row(genre, data_dir, cache=False):
 
 def test_cnn_row_is_deterministic(genre, data_dir):
     a, b = _cnn_row(genre, data_dir), _cnn_row(genre, data_dir)
-    assert np.array_equal(a["probs"], b["probs"])
-    s = a["summary"]
+    assert np.array_equal(a.probs, b.probs)
+    s = a.summary
     assert s["weights"] == "random init" and not s["pretrained"]
-    assert a["probs"].shape == (cls.split_sizes(genre)["test"], 3)
-    assert list(a["curve"]["epoch"]) == [1, 2, 3]
-    assert np.isfinite(a["curve"]["val_loss"]).all()
+    assert a.probs.shape == (cls.split_sizes(genre)["test"], 3)
+    assert list(a.curve["epoch"]) == [1, 2, 3]
+    assert np.isfinite(a.curve["val_loss"]).all()
+
+
+def test_classifier_is_an_estimator_and_train_row_its_result(genre, data_dir):
+    from sklearn.base import clone
+
+    clf = cls.Classifier("cnn", "from scratch", 1e-3, epochs=2, patience=2, data_dir=data_dir, progress=False, cache=False)
+    assert clone(clf.set_params(seed=0)).get_params() == clf.get_params()
+    assert cls.Classifier.from_config("cnn", "from scratch", 1e-3, cls.TrainingConfig(epochs=2)).get_params()["epochs"] == 2
+    with pytest.raises(RuntimeError, match="not fitted"):
+        clf.predict(genre["x"][:2])
+    with pytest.raises(ValueError, match="training="):
+        cls.Classifier("cnn", "frozen").fit(genre)
+    fitted = clf.fit(genre)
+    assert not hasattr(clone(fitted), "result_")
+    row = cls.train_row(genre, "cnn", "from scratch", 1e-3, config=cls.TrainingConfig(epochs=2, patience=2, data_dir=data_dir, progress=False, cache=False))
+    test = (genre["catalog"]["split"] == "test").to_numpy()
+    assert np.array_equal(row.probs, fitted.result_.probs) and row.row == "cnn scratch"
+    assert np.allclose(fitted.predict_proba(genre["x"][test]), row.probs, atol=1e-5)
+    assert fitted.score(genre["x"][test], genre["y"][test]) == pytest.approx(row.summary["accuracy"])
 
 
 def test_frozen_row_on_random_weights_is_labelled_random_features(genre, data_dir):
     r = cls.train_row(genre, "mobilenet_v2", "frozen", 1e-3, head_epochs=2, data_dir=data_dir, progress=False)
-    s = r["summary"]
+    s = r.summary
     assert s["training"] == "frozen (random features)"
     assert s["weights"] == "random init (ImageNet unavailable)" and s["pretrained"] is False
 
@@ -154,25 +174,25 @@ def test_pretrained_lite0_frozen_row(genre, data_dir):
     training features, and the saved full model equals head-on-features. (Test accuracy on
     six test images is too noisy to assert; the logits test proves the weights.)"""
     r = cls.train_row(genre, "efficientnet_lite0", "frozen", 1e-3, head_epochs=30, data_dir=data_dir, progress=False)
-    s = r["summary"]
+    s = r.summary
     assert s["pretrained"] and s["weights"] == "ImageNet (PyTorch file, converted)" and s["training"] == "frozen"
-    assert r["curve"]["accuracy"].iloc[-1] >= 0.9
+    assert r.curve["accuracy"].iloc[-1] >= 0.9
     # the assembled model (pixels -> logits) agrees with head-on-features
     test = (genre["catalog"]["split"] == "test").to_numpy()
-    full = cls.softmax(cls.logits(r["model"], genre["x"][test]))
-    assert np.allclose(full, r["probs"], atol=1e-4)
+    full = cls.softmax(cls.logits(r.model, genre["x"][test]))
+    assert np.allclose(full, r.probs, atol=1e-4)
 
 
 def test_run_study_transfer_save_and_predict(catalog, genre, data_dir, tmp_path):
     plan = pd.DataFrame([("cnn", "from scratch", 1e-3)], columns=["model", "training", "lr"])
     study = cls.run_study(genre, plan, epochs=2, patience=2, data_dir=data_dir, progress=False)
-    assert study["best"] == "cnn scratch"
-    assert list(study["table"]["task"]) == ["genre"]
+    assert study.best == "cnn scratch"
+    assert list(study.table["task"]) == ["genre"]
     style = cls.prepare(catalog, "style", input_size=32, per_class=12, data_dir=data_dir, progress=False)
     style_study = cls.transfer_study(study, style, epochs=2, patience=2, data_dir=data_dir, progress=False)
-    rows = style_study["table"]["row"].tolist()
+    rows = style_study.table["row"].tolist()
     assert rows == ["cnn transfer from genre", "cnn direct scratch"]
-    assert style_study["table"]["n_classes"].iloc[0] == 2
+    assert style_study.table["n_classes"].iloc[0] == 2
 
     cls.save_study(study, tmp_path, "genre")
     cls.save_study(style_study, tmp_path, "style")
@@ -185,7 +205,7 @@ def test_run_study_transfer_save_and_predict(catalog, genre, data_dir, tmp_path)
     x = genre["x"][:4]
     model, meta = cls.load_classifier(tmp_path / "models", "genre")
     assert meta["classes"] == genre["classes"] and meta["input_size"] == 32
-    assert np.allclose(cls.logits(model, x), cls.logits(study["results"]["cnn scratch"]["model"], x), atol=1e-5)
+    assert np.allclose(cls.logits(model, x), cls.logits(study.results["cnn scratch"].model, x), atol=1e-5)
 
     with pytest.raises(FileNotFoundError, match="no saved model"):
         cls.predict(catalog["path"].iloc[0], tmp_path / "nowhere")
@@ -198,15 +218,19 @@ def test_verdicts_compare_rows_on_the_same_test_images(genre):
     right = np.eye(n_classes)[y]
     wrong = np.eye(n_classes)[(y + 1) % n_classes]
     table = pd.DataFrame({"row": ["good pretrained", "bad scratch"], "pretrained": [True, False], "val_accuracy": [0.9, 0.2], "val_loss": [0.1, 2.0]})
-    study = {"data": genre, "table": table, "results": {"good pretrained": {"probs": right}, "bad scratch": {"probs": wrong}}}
+    def row(probs):
+        return cls.RowResult(summary={}, curve=pd.DataFrame(), probs=probs, val_probs=probs)
+
+    study = cls.Study(table=table, curves=pd.DataFrame(), results={"good pretrained": row(right), "bad scratch": row(wrong)}, best="good pretrained", data=genre)
+    assert study.best_result.probs is right
     assert cls.correct(study, "good pretrained").mean() == 1.0 and cls.correct(study, "bad scratch").mean() == 0.0
     verdict = cls.pretrained_vs_scratch(study)
     assert verdict.name_a == "good pretrained" and verdict.outcome == "better" and verdict.difference == 1.0
-    same = cls.compare_rows({**study, "results": {"good pretrained": {"probs": right}, "bad scratch": {"probs": right}}}, "good pretrained", "bad scratch")
+    same = cls.compare_rows(dataclasses.replace(study, results={"good pretrained": row(right), "bad scratch": row(right)}), "good pretrained", "bad scratch")
     assert same.outcome == "no clear difference"
     with pytest.raises(KeyError, match="not in the study"):
         cls.compare_rows(study, "good pretrained", "missing")
-    assert cls.pretrained_vs_scratch({**study, "table": table.iloc[:1]}) is None
+    assert cls.pretrained_vs_scratch(dataclasses.replace(study, table=table.iloc[:1])) is None
 
 
 def test_finished_rows_are_cached_by_content_and_parameters(genre, tmp_path, monkeypatch):
@@ -218,12 +242,12 @@ def test_finished_rows_are_cached_by_content_and_parameters(genre, tmp_path, mon
     monkeypatch.setattr(cls, "fit", lambda *a, **k: trained.append(a[9]) or real_fit(*a, **k))  # a[9]: the row's name
     again = cls.run_study(genre, plan, **kwargs)
     assert trained == []  # nothing trained again
-    pd.testing.assert_frame_equal(first["table"], again["table"], check_exact=True)
-    pd.testing.assert_frame_equal(first["curves"], again["curves"], check_exact=True)
-    for row, result in first["results"].items():
-        assert np.array_equal(result["probs"], again["results"][row]["probs"])
+    pd.testing.assert_frame_equal(first.table, again.table, check_exact=True)
+    pd.testing.assert_frame_equal(first.curves, again.curves, check_exact=True)
+    for row, result in first.results.items():
+        assert np.array_equal(result.probs, again.results[row].probs)
         x = genre["x"][:4]
-        assert np.array_equal(cls.logits(result["model"], x), cls.logits(again["results"][row]["model"], x))
+        assert np.array_equal(cls.logits(result.model, x), cls.logits(again.results[row].model, x))
     # another parameter (epochs), other data (another label order) or another seed: trained again
     cls.run_study(genre, plan.iloc[:1], **{**kwargs, "epochs": 3})
     cls.run_study(genre, plan.iloc[:1], seed=1, **kwargs)
@@ -264,7 +288,7 @@ def write(path, obj):
 cls._write_pickle = write
 plan = pd.DataFrame([("cnn", "from scratch", 1e-3)], columns=["model", "training", "lr"])
 study = cls.run_study(data, plan, epochs=5, patience=5, data_dir=folder, progress=False)
-pd.to_pickle((study["table"].drop(columns="seconds"), study["curves"], study["results"]["cnn scratch"]["probs"]), os.path.join(folder, "result.pkl"))
+pd.to_pickle((study.table.drop(columns="seconds"), study.curves, study.results["cnn scratch"].probs), os.path.join(folder, "result.pkl"))
 print(written)
 """
 
@@ -302,9 +326,9 @@ def test_two_stage_row_resumes_from_a_cached_start(genre, data_dir, tmp_path, mo
     kw = dict(epochs=2, patience=2, head_epochs=2, head_patience=2, progress=False)
     fresh = cls.train_row(genre, "efficientnet_lite0", "frozen", 1e-3, data_dir=tmp_path, **kw)
     loaded = cls.train_row(genre, "efficientnet_lite0", "frozen", 1e-3, data_dir=tmp_path, **kw)
-    assert np.array_equal(loaded["probs"], fresh["probs"]) and loaded["trunk"] is not fresh["trunk"]
-    whole = cls.train_row(genre, "efficientnet_lite0", "fine-tuned", None, data_dir=data_dir, init={"trunk": fresh["trunk"], "head": None}, cache=False, **kw)
-    init = {"trunk": loaded["trunk"], "head": None}
+    assert np.array_equal(loaded.probs, fresh.probs) and loaded.trunk is not fresh.trunk
+    whole = cls.train_row(genre, "efficientnet_lite0", "fine-tuned", None, data_dir=data_dir, init={"trunk": fresh.trunk, "head": None}, cache=False, **kw)
+    init = {"trunk": loaded.trunk, "head": None}
     written, real_write = [], cls._write_pickle
 
     class Killed(Exception):
@@ -323,5 +347,27 @@ def test_two_stage_row_resumes_from_a_cached_start(genre, data_dir, tmp_path, mo
     written.clear()
     resumed = cls.train_row(genre, "efficientnet_lite0", "fine-tuned", None, data_dir=tmp_path, init=init, **kw)
     assert written == ["full"]  # the head stage and the first fine-tuning epoch were not trained again
-    assert np.array_equal(resumed["probs"], whole["probs"]) and np.array_equal(resumed["val_probs"], whole["val_probs"])
-    pd.testing.assert_frame_equal(resumed["curve"], whole["curve"], check_exact=True)
+    assert np.array_equal(resumed.probs, whole.probs) and np.array_equal(resumed.val_probs, whole.val_probs)
+    pd.testing.assert_frame_equal(resumed.curve, whole.curve, check_exact=True)
+
+
+def test_prepare_from_table_trains_on_the_data_chapters_images(catalog, data_dir, tmp_path, capsys):
+    from artsig.balancing import balance
+
+    table = balance(catalog, "genre", per_class=12, seed=1)
+    path = tmp_path / "balanced.parquet"
+    table.to_parquet(path, index=False)
+    data = cls.prepare_from_table(catalog, "genre", path, input_size=32, data_dir=data_dir, progress=False)
+    assert data["catalog"]["image_id"].tolist() == table["image_id"].tolist()
+    assert data["catalog"]["split"].tolist() == table["split"].tolist()
+    assert data["classes"] == sorted(SHAPES) and data["x"].shape == (len(table), 32, 32, 3)
+    # absent: balanced here, with the fallback settings, and said so
+    alone = cls.prepare_from_table(catalog, "genre", tmp_path / "missing.parquet", input_size=32, data_dir=data_dir, progress=False, per_class=12)
+    assert "not found" in capsys.readouterr().out
+    here = cls.prepare(catalog, "genre", input_size=32, per_class=12, data_dir=data_dir, progress=False)
+    assert alone["catalog"]["image_id"].tolist() == here["catalog"]["image_id"].tolist() and np.array_equal(alone["x"], here["x"])
+    # balanced on genre but asked for another label with unequal classes: not used
+    uneven = table[~((table["style"] == "red") & (table["genre"] == "circle"))]
+    cls.prepare_from_table(catalog, "style", uneven, input_size=32, data_dir=data_dir, progress=False, per_class=12)
+    assert "not balanced on 'style'" in capsys.readouterr().out
+    assert cls.balanced_table_path("synthetic", "res").as_posix() == "res/synthetic/data/balanced.parquet"

@@ -176,3 +176,25 @@ def test_clustering_scan_resumes_after_sigkill(tmp_path):
     for got, want in zip(pd.read_pickle(tmp_path / "killed" / "result.pkl"), pd.read_pickle(tmp_path / "whole" / "result.pkl")):
         pd.testing.assert_frame_equal(got, want)
     assert not list((tmp_path / "killed").glob("compare-part-*"))
+
+
+def test_reducer_is_an_estimator_and_prepare_is_its_fit_transform():
+    from sklearn.base import clone
+
+    from artsig.clustering import Reducer
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(30, 20))
+    X[:, 2] = 4.0
+    reducer = Reducer(n_components=5, seed=3)
+    assert reducer.get_params() == {"n_components": 5, "standardize": True, "seed": 3}
+    copy = clone(reducer.set_params(seed=1))
+    assert copy.get_params()["seed"] == 1 and not hasattr(copy, "keep_")
+    Z = reducer.fit_transform(X)
+    assert np.array_equal(Z, C.prepare(X, 5, seed=1))
+    assert not reducer.keep_[2] and Z.shape == (30, 5)
+    assert np.allclose(reducer.transform(X), Z, atol=1e-2)  # randomized PCA: fit_transform is U S, transform X V
+    with pytest.raises(ValueError, match="n_components"):
+        Reducer(n_components=0).fit(X)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        Reducer().transform(X)

@@ -108,7 +108,7 @@ def test_shared_pretrained_autoencoder_is_not_modified():
         assert torch.equal(value, before[key]), key
     assert "pretrain" not in set(model.history_["phase"])
     with pytest.raises(ValueError, match="embedding_dim"):
-        dcec.DCEC(n_clusters=3, autoencoder=ae, **{**SMALL, "embedding_dim": 5})
+        dcec.DCEC(n_clusters=3, autoencoder=ae, **{**SMALL, "embedding_dim": 5}).fit(X)
 
 
 def test_tolerance_stops_early():
@@ -139,7 +139,7 @@ def test_save_and_load_round_trip(tmp_path):
 def test_bad_input_names_the_parameter():
     X, _ = blobs()
     with pytest.raises(ValueError, match="n_clusters"):
-        dcec.DCEC(n_clusters=1)
+        dcec.DCEC(n_clusters=1).fit(X)
     with pytest.raises(ValueError, match="image_size=32"):
         dcec.DCEC(n_clusters=3, **{**SMALL, "image_size": 32}).fit(X)
     with pytest.raises(ValueError, match=r"\(N, H, W, 3\)"):
@@ -149,7 +149,7 @@ def test_bad_input_names_the_parameter():
     with pytest.raises(RuntimeError, match="not fitted"):
         dcec.DCEC(n_clusters=3).predict(X)
     with pytest.raises(ValueError, match="tol"):
-        dcec.DCEC(n_clusters=3, tol=2)
+        dcec.DCEC(n_clusters=3, tol=2).fit(X)
 
 
 def test_subsample_is_seeded_and_ordered():
@@ -306,3 +306,18 @@ def test_gap_shift_inside_the_noise_reads_neither_way():
     external = pd.DataFrame([{"method": "DCEC", "k": k, "label": lab, "nmi": 0.1} for k in (3, 7) for lab in ("style", "genre")])
     assert "neither way clearly" in dcec.verdict(external, "DCEC", 3, 7, shift=shift)
     assert dcec.gap_shift(assignments, catalog.drop(columns="style")) is None
+
+
+def test_dcec_and_dec_follow_scikit_learn_conventions():
+    from sklearn.base import clone
+
+    model = dcec.DCEC(n_clusters=1, tol=2, filters=(8, 16, 16))  # checked in fit, not here
+    params = model.get_params()
+    assert params["n_clusters"] == 1 and params["filters"] == (8, 16, 16) and params["gamma"] == 0.1
+    copy = clone(model.set_params(n_clusters=4, tol=0.01))
+    assert type(copy) is dcec.DCEC and copy.get_params() == model.get_params()
+    dec = dcec.DEC(hidden=(32, 16))
+    assert dec.get_params()["gamma"] == 1.0 and clone(dec).get_params()["hidden"] == (32, 16)
+    X, _ = blobs()
+    fitted = dcec.DCEC(n_clusters=3, filters=(8, 16, 16), **SMALL).fit(X)
+    assert not hasattr(clone(fitted), "labels_") and hasattr(fitted, "labels_")

@@ -173,3 +173,17 @@ def test_feature_cache_skips_another_runs_temporary_files(tmp_path):
     cache = _FeatureCache(folder, ["pooled"])
     assert cache.has_all(["a"]) and not cache.has_all(["b"])
     assert clear_cache(tmp_path) == 1 and in_flight.exists()
+
+
+def test_feature_extractor_is_a_transformer_over_extract(catalog, tmp_path):
+    from sklearn.base import clone
+
+    step = F.FeatureExtractor("color_histogram", data_dir=tmp_path / "data", batch_size=4, progress=False)
+    assert clone(step.set_params(seed=2)).get_params() == step.get_params()
+    X = step.fit_transform(catalog)
+    assert np.array_equal(X, F.extract(catalog, "color_histogram", data_dir=tmp_path / "data", batch_size=4, progress=False))
+    assert X.shape == (len(catalog), 288)
+    with pytest.raises(ValueError, match="unknown feature extractor"):
+        F.FeatureExtractor("nope").transform(catalog)
+    with pytest.raises(ValueError, match="batch_size"):
+        F.FeatureExtractor("color_histogram", batch_size=0).fit(catalog)

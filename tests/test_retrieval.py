@@ -308,3 +308,25 @@ def test_signature_training_resumes_after_sigkill(collection, tmp_path):
     assert a["best_epoch"] == b["best_epoch"] and a["top_state"].keys() == b["top_state"].keys()
     assert all(torch.equal(a["top_state"][k], b["top_state"][k]) for k in a["top_state"])
     assert not resume_path(tmp_path / "killed" / "run.pt").exists()
+
+
+def test_signature_model_is_an_estimator_over_train_signature_model(collection, tmp_path):
+    from sklearn.base import clone
+
+    from artsig.retrieval import SignatureModel, embed_images, signatures_from_activations, trunk_activations
+
+    catalog, links, _ = collection
+    config = TrainConfig(image_size=64, epochs=1, patience=1, batch_size=16, lr=1e-3, hard_pool=5)
+    estimator = SignatureModel(config, device="cpu", progress=False)
+    assert clone(estimator.set_params(name="run")).get_params() == estimator.get_params()
+    with pytest.raises(RuntimeError, match="not fitted"):
+        estimator.transform(catalog)
+    with pytest.raises(TypeError, match="config"):
+        SignatureModel({"epochs": 1}).fit(catalog, links)
+    make_deterministic(0, threads=1)
+    sigs = estimator.fit_transform(catalog, links)
+    make_deterministic(0, threads=1)
+    run = train_signature_model(catalog, links, config, device="cpu", progress=False)
+    assert np.array_equal(estimator.history_["loss"].to_numpy()[1:], run.history["loss"].to_numpy()[1:])
+    assert np.array_equal(sigs, signatures_from_activations(run.model, trunk_activations(run.model, catalog, progress=False)))
+    assert np.allclose(estimator.transform(catalog["path"].tolist()[:3]), embed_images(run.model, catalog["path"].tolist()[:3]), atol=1e-3)

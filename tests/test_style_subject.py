@@ -89,3 +89,25 @@ def test_cached_representations_are_identical_and_not_rebuilt(tmp_path, monkeypa
     monkeypatch.setattr(S, "erase_linear", None)
     with pytest.raises(TypeError):  # other subject labels: built again
         S.build_representations(feats, cat["style"], n_components=5, cache_dir=tmp_path)
+
+
+def test_leace_eraser_is_an_estimator_that_erases_new_rows():
+    from sklearn.base import clone
+
+    from artsig.style_subject import LeaceEraser
+
+    rng = np.random.default_rng(1)
+    y = np.repeat(["a", "b", "c"], 20)
+    X = rng.normal(size=(60, 6)) + (y == "a")[:, None] * 3.0
+    eraser = LeaceEraser()
+    assert clone(eraser.set_params(method="mean_diff")).get_params() == {"method": "mean_diff", "eps": 1e-8}
+    for method in ("leace", "mean_diff"):
+        fitted = LeaceEraser(method=method).fit(X, y)
+        assert np.array_equal(fitted.transform(X), S.erase_linear(X, y, method))
+    new = rng.normal(size=(10, 6)) + 3.0
+    erased = LeaceEraser().fit(X, y).transform(np.vstack([X, new]))[60:]
+    assert not np.allclose(erased, new)
+    with pytest.raises(ValueError, match="method"):
+        LeaceEraser(method="svd").fit(X, y)
+    with pytest.raises(ValueError, match="columns"):
+        LeaceEraser().fit(X, y).transform(X[:, :3])

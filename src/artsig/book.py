@@ -2,7 +2,8 @@
 the Jupyter Book.
 
 Parameters come from ``book/params.yml`` (``shared`` keys go to every notebook that declares
-them, a section named after a notebook goes to that notebook only) and can be overridden on
+them, a named section under ``sections`` to the notebooks that ``use`` it, a section named
+after a notebook goes to that notebook only) and can be overridden on
 the command line, so ``--dataset folder:/path`` reruns the whole book on another collection.
 """
 
@@ -74,18 +75,29 @@ def parse_value(text: str):
 
 
 def load_params(params_file: Path, overrides: dict | None = None) -> dict:
-    """Read ``params.yml`` and apply ``{"key": v}`` / ``{"notebook.key": v}`` overrides."""
+    """Read ``params.yml`` and apply ``{"key": v}`` / ``{"notebook.key": v}`` / ``{"section.key": v}`` overrides.
+
+    A notebook section may name shared ``sections`` with ``use: NAME`` (or a list): their keys
+    are merged under its own (shared -> named section -> notebook), so chapters that take the
+    same settings (06 and 07: ``retrieval``) keep them in one place.
+    """
     if not params_file.is_file():
         raise BookError(f"parameter file {params_file} not found")
     params = yaml.safe_load(params_file.read_text()) or {}
-    unknown = set(params) - {"shared", "notebooks"}
+    unknown = set(params) - {"shared", "sections", "notebooks"}
     if unknown:
-        raise BookError(f"{params_file}: unknown top-level key(s) {sorted(unknown)}; expected 'shared' and 'notebooks'")
+        raise BookError(f"{params_file}: unknown top-level key(s) {sorted(unknown)}; expected 'shared', 'sections' and 'notebooks'")
     params.setdefault("shared", {})
+    params.setdefault("sections", {})
     params.setdefault("notebooks", {})
+    params["section_users"] = _merge_sections(params, params_file)
     for key, value in (overrides or {}).items():
         notebook, dot, name = key.rpartition(".")
-        if dot:
+        if dot and notebook in params["sections"]:
+            params["sections"][notebook][name] = value
+            for user in params["section_users"][notebook]:
+                params["notebooks"][user][name] = value
+        elif dot:
             params["notebooks"].setdefault(notebook, {})[name] = value
         else:
             params["shared"][key] = value
@@ -93,6 +105,21 @@ def load_params(params_file: Path, overrides: dict | None = None) -> dict:
                 if key in section:
                     section[key] = value
     return params
+
+
+def _merge_sections(params: dict, params_file: Path) -> dict[str, list[str]]:
+    """Merge each notebook's ``use``d sections under its own keys; return the notebooks using each section."""
+    users: dict[str, list[str]] = {name: [] for name in params["sections"]}
+    for notebook, own in params["notebooks"].items():
+        used = own.pop("use", [])
+        merged: dict = {}
+        for name in [used] if isinstance(used, str) else used:
+            if name not in params["sections"]:
+                raise BookError(f"{params_file}: notebook {notebook} uses section {name!r}, which is not under 'sections' ({sorted(params['sections'])})")
+            merged.update(params["sections"][name])
+            users[name].append(notebook)
+        params["notebooks"][notebook] = {**merged, **own}
+    return users
 
 
 def notebook_parameters(params: dict, notebook: str, declared: set[str]) -> dict:
@@ -187,14 +214,18 @@ def checked_params(root: Path, params_file: Path, overrides: dict, declared: dic
             defaults.setdefault(key, value)
     for key, value in overrides.items():
         notebook, dot, name = key.rpartition(".")
-        if dot:
+        if dot and notebook in base["sections"]:
+            if name not in base["sections"][notebook]:
+                raise BookError(f"--set {key}: section {notebook} has no parameter {name!r}; it has {', '.join(sorted(base['sections'][notebook]))}")
+        elif dot:
             if notebook not in declared:
                 raise BookError(f"--set {key}: {notebook!r} is not a chapter; chapters are {', '.join(declared)}")
             if name not in declared[notebook]:
                 raise BookError(f"--set {key}: notebook {notebook} has no parameter {name!r}; it takes {', '.join(sorted(declared[notebook]))}")
         elif name not in known:
             raise BookError(f"--set {key}: unknown parameter; accepted keys are {', '.join(sorted(known))} (or NOTEBOOK.KEY)")
-        default = base["notebooks"].get(notebook, {}).get(name, defaults.get(name)) if dot else defaults.get(name)
+        owner = base["sections"] if notebook in base["sections"] else base["notebooks"]
+        default = owner.get(notebook, {}).get(name, defaults.get(name)) if dot else defaults.get(name)
         _check_type(f"--set {key}", value, default)
         _check_value(f"--set {key}", name, value)
     shared = params["shared"]

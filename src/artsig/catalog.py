@@ -172,10 +172,7 @@ def scan_images(
 
     if "path" not in records.columns:
         raise CatalogError(f"{source}: no 'path' column")
-    records = records.reset_index(drop=True)
-    for column in records.columns:
-        if column != "path" and records[column].dtype == object:
-            records[column] = records[column].map(lambda v: readable_name(v) if isinstance(v, str) and not is_utf8_name(v) else v)
+    records = _readable_records(records)
     root_path = Path(root).resolve() if root is not None else None
     cache_path = Path(cache_file) if cache_file else None
     aliases = Path(alias_dir) if alias_dir else _default_alias_dir(cache_path)
@@ -183,81 +180,101 @@ def scan_images(
     preset = records.pop("_issue") if "_issue" in records else pd.Series([None] * len(records))
     issues: list[dict] = []
     notes: dict[int, list[tuple[str, str]]] = {}
-    keep, widths, heights, hashes, paths, cache_rows = [], [], [], [], [], []
+    keep, scanned = [], []
     for i, raw in enumerate(tqdm(records["path"].tolist(), desc=f"scanning {source}", disable=not progress, leave=False)):
-        raw = os.fsdecode(raw) if isinstance(raw, (bytes, os.PathLike)) else str(raw)
-        path = Path(raw)
-        if root_path is not None and not path.is_absolute():
-            path = root_path / path
-        shown = readable_name(path.relative_to(root_path) if root_path and path.is_relative_to(root_path) else raw)
-
-        def skip(issue: str, detail: str) -> None:
-            issues.append({"file": shown, "issue": issue, "detail": detail, "action": "skipped"})
-
-        if isinstance(preset.iloc[i], str) and preset.iloc[i]:
-            issue, _, detail = preset.iloc[i].partition(": ")
-            skip(issue, detail)
+        shown, outcome = _scan_file(raw, preset.iloc[i], root_path, aliases, cached, max_pixels)
+        if isinstance(outcome, tuple):
+            issues.append({"file": shown, "issue": outcome[0], "detail": outcome[1], "action": "skipped"})
             continue
-        try:
-            problem = _check_file(path, root_path)
-            if problem:
-                skip(*problem)
-                continue
-            path = path.resolve()
-            stat = path.stat()
-            if not S_ISREG(stat.st_mode):
-                skip("not a file", "a special file (FIFO, socket or device), not an image file")
-                continue
-            if stat.st_size == 0:
-                skip("empty file", "0 bytes")
-                continue
-            file_notes = []
-            usable = path
-            if not is_utf8_name(str(path)):
-                usable = name_alias(path, aliases)
-                file_notes.append(("name not UTF-8", f"name bytes are not UTF-8 (shown as Latin-1); read through the link {usable.name}"))
-            hit = cached.get(str(usable))
-            if hit and hit[0] == stat.st_mtime_ns and hit[1] == stat.st_size:
-                width, height, digest, note = hit[2], hit[3], hit[4], hit[5]
-            else:
-                width, height, digest, note = _probe(usable, max_pixels)
-        except ImageError as exc:
-            skip(exc.kind, str(exc).split(": ", 1)[-1])
-            continue
-        except FileNotFoundError:
-            skip("vanished", "deleted or moved while the collection was being scanned")
-            continue
-        except PermissionError:
-            skip("permission denied", "the file cannot be read by this user")
-            continue
-        except Exception as exc:  # one odd file never stops the scan
-            skip("unreadable", f"{type(exc).__name__}: {exc}")
-            continue
-        for part in filter(None, str(note or "").split("; ")):
-            file_notes.append(("multi-frame" if "frames" in part else "large", part))
-        if file_notes:
-            notes[len(keep)] = file_notes
+        if outcome["notes"]:
+            notes[len(keep)] = outcome["notes"]
         keep.append(i)
-        widths.append(int(width))
-        heights.append(int(height))
-        hashes.append(digest)
-        paths.append(str(usable))
-        cache_rows.append((str(usable), stat.st_mtime_ns, stat.st_size, int(width), int(height), digest, note or ""))
+        scanned.append(outcome)
     for issue in issues:
         log.warning("skipped %s: %s (%s)", issue["file"], issue["issue"], issue["detail"])
-    if cache_path is not None and cache_rows:
-        try:
-            _write_scan_cache(cache_path, cache_rows)
-        except OSError as exc:
-            log.warning("scan cache %s not written (%s)", cache_path, exc)
+    _save_scan_cache(cache_path, scanned)
     if not keep:
         detail = f"; first problem: {issues[0]['file']}: {issues[0]['detail']}" if issues else ""
         raise CatalogError(f"{source}: no readable images{detail}")
+    catalog = _scanned_catalog(records, keep, scanned)
+    issues += _kept_with_notes(catalog, notes, records, keep, root_path)
+    quality = pd.DataFrame(issues, columns=list(QUALITY_COLUMNS))
+    return validate_catalog(catalog, source), quality
+
+
+def _readable_records(records: pd.DataFrame) -> pd.DataFrame:
+    """``records`` renumbered, with text labels whose bytes are not UTF-8 shown readably (paths untouched)."""
+    records = records.reset_index(drop=True)
+    for column in records.columns:
+        if column != "path" and records[column].dtype == object:
+            records[column] = records[column].map(lambda v: readable_name(v) if isinstance(v, str) and not is_utf8_name(v) else v)
+    return records
+
+
+def _scan_file(raw, preset, root_path: Path | None, aliases: Path, cached: dict, max_pixels: int | None) -> tuple[str, tuple[str, str] | dict]:
+    """Measure and hash one file: ``(shown name, (issue, detail))`` when it is skipped, else
+    ``(shown name, {"path", "width", "height", "sha256", "notes", "cache_row"})``."""
+    raw = os.fsdecode(raw) if isinstance(raw, (bytes, os.PathLike)) else str(raw)
+    path = Path(raw)
+    if root_path is not None and not path.is_absolute():
+        path = root_path / path
+    shown = readable_name(path.relative_to(root_path) if root_path and path.is_relative_to(root_path) else raw)
+    if isinstance(preset, str) and preset:
+        issue, _, detail = preset.partition(": ")
+        return shown, (issue, detail)
+    try:
+        problem = _check_file(path, root_path)
+        if problem:
+            return shown, problem
+        path = path.resolve()
+        stat = path.stat()
+        if not S_ISREG(stat.st_mode):
+            return shown, ("not a file", "a special file (FIFO, socket or device), not an image file")
+        if stat.st_size == 0:
+            return shown, ("empty file", "0 bytes")
+        file_notes = []
+        usable = path
+        if not is_utf8_name(str(path)):
+            usable = name_alias(path, aliases)
+            file_notes.append(("name not UTF-8", f"name bytes are not UTF-8 (shown as Latin-1); read through the link {usable.name}"))
+        hit = cached.get(str(usable))
+        if hit and hit[0] == stat.st_mtime_ns and hit[1] == stat.st_size:
+            width, height, digest, note = hit[2], hit[3], hit[4], hit[5]
+        else:
+            width, height, digest, note = _probe(usable, max_pixels)
+    except ImageError as exc:
+        return shown, (exc.kind, str(exc).split(": ", 1)[-1])
+    except FileNotFoundError:
+        return shown, ("vanished", "deleted or moved while the collection was being scanned")
+    except PermissionError:
+        return shown, ("permission denied", "the file cannot be read by this user")
+    except Exception as exc:  # one odd file never stops the scan
+        return shown, ("unreadable", f"{type(exc).__name__}: {exc}")
+    for part in filter(None, str(note or "").split("; ")):
+        file_notes.append(("multi-frame" if "frames" in part else "large", part))
+    return shown, {
+        "path": str(usable), "width": int(width), "height": int(height), "sha256": digest, "notes": file_notes,
+        "cache_row": (str(usable), stat.st_mtime_ns, stat.st_size, int(width), int(height), digest, note or ""),
+    }
+
+
+def _save_scan_cache(cache_path: Path | None, scanned: list[dict]) -> None:
+    """Keep the measurements of the scanned files; a cache that cannot be written only warns."""
+    rows = [s["cache_row"] for s in scanned]
+    if cache_path is not None and rows:
+        try:
+            _write_scan_cache(cache_path, rows)
+        except OSError as exc:
+            log.warning("scan cache %s not written (%s)", cache_path, exc)
+
+
+def _scanned_catalog(records: pd.DataFrame, keep: list[int], scanned: list[dict]) -> pd.DataFrame:
+    """The kept rows with their resolved paths, sizes and hashes, in the schema's column order."""
     catalog = records.iloc[keep].copy()
-    catalog["path"] = paths
-    catalog["width"] = np.asarray(widths, dtype=np.int64)
-    catalog["height"] = np.asarray(heights, dtype=np.int64)
-    catalog["sha256"] = hashes
+    catalog["path"] = [s["path"] for s in scanned]
+    catalog["width"] = np.asarray([s["width"] for s in scanned], dtype=np.int64)
+    catalog["height"] = np.asarray([s["height"] for s in scanned], dtype=np.int64)
+    catalog["sha256"] = [s["sha256"] for s in scanned]
     if "image_id" not in catalog:
         catalog["image_id"] = [readable_name(Path(records["path"].iloc[i]).stem) for i in keep]
     catalog["image_id"] = catalog["image_id"].astype(str)
@@ -266,16 +283,20 @@ def scan_images(
     ordered = list(REQUIRED_COLUMNS) + [c for c in LABEL_COLUMNS if c in catalog] + [
         c for c in catalog.columns if c not in REQUIRED_COLUMNS and c not in LABEL_COLUMNS
     ]
-    catalog = catalog[ordered].reset_index(drop=True)
+    return catalog[ordered].reset_index(drop=True)
+
+
+def _kept_with_notes(catalog: pd.DataFrame, notes: dict[int, list[tuple[str, str]]], records: pd.DataFrame, keep: list[int], root_path: Path | None) -> list[dict]:
+    """Quality rows for kept files: repairs noted while scanning, then exact duplicates of earlier files."""
     first_by_hash = catalog.drop_duplicates("sha256").set_index("sha256")["image_id"]
     for row in catalog[catalog["sha256"].duplicated(keep="first")].itertuples():
         notes.setdefault(row.Index, []).append(("duplicate", f"same bytes as {first_by_hash[row.sha256]}"))
+    issues = []
     for position in sorted(notes):
         kinds, details = zip(*notes[position])
         shown_kept = catalog["image_id"].iloc[position] if kinds == ("duplicate",) else readable_name(_shown(records["path"].iloc[keep[position]], root_path))
         issues.append({"file": shown_kept, "issue": ", ".join(kinds), "detail": "; ".join(details), "action": "kept"})
-    quality = pd.DataFrame(issues, columns=list(QUALITY_COLUMNS))
-    return validate_catalog(catalog, source), quality
+    return issues
 
 
 def _shown(raw, root_path: Path | None) -> str:

@@ -21,6 +21,12 @@ start from the best frozen head of the same backbone and train everything with t
 batch-norm statistics kept fixed (Keras' transfer-learning recipe); backbones without
 pretrained weights are trained end to end from random initialisation instead.
 
+Each row is a :class:`Classifier` (a scikit-learn-style estimator: ``fit(data)``,
+``predict_proba(x)``, ``score(x, y)``) with the study's shared :class:`TrainingConfig`; a row's
+outcome is a :class:`RowResult` and a whole study a :class:`Study` (``table``, ``curves``,
+``results``, ``best``, ``best_result``). :func:`prepare_from_table` trains on the balanced,
+split catalog the data chapter wrote instead of balancing again.
+
 MobileNetV2 and DenseNet121 ask Keras for ``weights="imagenet"`` (the user's
 ``~/.keras/models`` cache or the network); when that fails the row says ``random init`` in its
 ``weights`` column, and frozen rows on random weights are labelled as random-feature
@@ -29,15 +35,18 @@ baselines, never as pretrained.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 from artsig import store
 from artsig.balancing import balance
@@ -140,12 +149,72 @@ def prepare(
             print(f"{label}: the smallest of the kept classes has {smallest} images; per_class={per_class} lowered to {smallest}")
             per_class = smallest
     balanced = balance(catalog, label, top_k=top_k, per_class=per_class, min_per_class=min_per_class, seed=seed)
+    return _load_data(balanced, label, input_size, data_dir, progress)
+
+
+def _load_data(balanced: pd.DataFrame, label: str, input_size: int, data_dir: str | os.PathLike, progress: bool) -> dict:
+    """The prepared dataset of a balanced, split catalog: its pixels, class indices and class names."""
     x = load_array(balanced, int(input_size), mode=RESIZE_MODE, cache_dir=cache_dir(data_dir, "arrays"), progress=progress)
     if x.shape[1:] != (input_size, input_size, 3):
         raise ValueError(f"input_size={input_size}: image array has shape {x.shape[1:]}, expected ({input_size}, {input_size}, 3)")
     classes = sorted(balanced[label].astype(str).unique())
     y = balanced[label].astype(str).map({c: i for i, c in enumerate(classes)}).to_numpy(np.int64)
     return {"catalog": balanced, "x": x, "y": y, "classes": classes, "label": label, "input_size": int(input_size)}
+
+
+def balanced_table_path(dataset: str, results_dir: str | os.PathLike = "../results") -> Path:
+    """Where the data chapter (01) writes its balanced, split catalog for ``dataset``."""
+    from artsig.paths import dataset_slug
+
+    return Path(results_dir) / dataset_slug(dataset) / "data" / "balanced.parquet"
+
+
+def _table_mismatch(catalog: pd.DataFrame, table: pd.DataFrame, label: str) -> str | None:
+    """Why ``table`` cannot serve as the balanced ``label`` data of ``catalog`` (None when it can)."""
+    missing = [c for c in ("image_id", "split", label) if c not in table]
+    if missing:
+        return f"it has no {missing} column(s)"
+    unknown = set(table["image_id"].astype(str)) - set(catalog["image_id"].astype(str))
+    if unknown:
+        return f"{len(unknown)} of its images are not in this catalog (another collection or another n_images?)"
+    sizes = table[label].astype(str).value_counts()
+    if sizes.nunique() > 1:
+        return f"it is not balanced on {label!r} (classes of {sizes.min()} to {sizes.max()} images)"
+    return None
+
+
+def prepare_from_table(
+    catalog: pd.DataFrame,
+    label: str,
+    table: str | os.PathLike | pd.DataFrame,
+    input_size: int = 64,
+    data_dir: str | os.PathLike = "../data",
+    progress: bool = True,
+    **fallback,
+) -> dict:
+    """The prepared dataset of :func:`prepare`, on the balanced, split catalog another chapter wrote.
+
+    ``table`` is 01's ``balanced.parquet`` (see :func:`balanced_table_path`) or its DataFrame:
+    chapters then train and test on the same images with the same split. When the file is
+    absent (a user running this chapter alone) or does not fit (other images, not balanced on
+    ``label``), prints a note saying why and balances here with :func:`prepare` and the
+    ``fallback`` keywords (``top_k``, ``per_class``, ``seed``, ``min_per_class``).
+    """
+    if not isinstance(input_size, (int, np.integer)) or input_size < min(MIN_INPUT_SIZE.values()):
+        raise ValueError(f"input_size={input_size!r}: expected an integer of at least {min(MIN_INPUT_SIZE.values())} pixels")
+    if label not in catalog:
+        raise CatalogError(f"label={label!r}: the catalog has no such column; it has {list(catalog.columns)}")
+    if not isinstance(table, pd.DataFrame) and not Path(table).is_file():
+        print(f"no balanced table from the data chapter ({Path(table).name} not found): balancing {label!r} here")
+        return prepare(catalog, label, input_size, data_dir=data_dir, progress=progress, **fallback)
+    frame = table if isinstance(table, pd.DataFrame) else pd.read_parquet(table)
+    why = _table_mismatch(catalog, frame, label)
+    if why is not None:
+        print(f"the data chapter's balanced table does not fit: {why}; balancing {label!r} here")
+        return prepare(catalog, label, input_size, data_dir=data_dir, progress=progress, **fallback)
+    rows = catalog.set_index(catalog["image_id"].astype(str)).loc[frame["image_id"].astype(str)].reset_index(drop=True)
+    balanced = rows.assign(split=frame["split"].astype(str).to_numpy())
+    return _load_data(balanced, label, input_size, data_dir, progress)
 
 
 def _split(data: dict, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -559,141 +628,286 @@ def confusion(y_true: np.ndarray, probs: np.ndarray, classes: Sequence[str]) -> 
     return pd.DataFrame(m, index=pd.Index(classes, name="true"), columns=pd.Index(classes, name="predicted"))
 
 
-def train_row(
-    data: dict,
-    model: str,
-    training: str,
-    lr: float | None = None,
-    epochs: int = 6,
-    patience: int = 3,
-    head_epochs: int = 40,
-    head_patience: int = 5,
-    batch_size: int = 32,
-    seed: int = 0,
-    data_dir: str | os.PathLike = "../data",
-    init: dict | None = None,
-    progress: bool = True,
-    _cache: dict | None = None,
-    cache: bool = True,
-) -> dict:
-    """Train one row of the study on a prepared dataset.
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The training settings every row of a study shares (what :func:`train_row` once took as 14 arguments)."""
 
-    ``init`` (a previous row's result) starts from its trunk (and, when the class count
-    matches, its head): the fine-tuned rows start from the best frozen head, the transfer
-    step starts from the genre model. ``_cache`` shares trunk features between the frozen
-    rows of one backbone. Returns a dict with the row's ``summary`` (one table row),
-    ``curve`` (learning curve), ``probs`` (test probabilities), ``val_probs`` and ``model``.
+    epochs: int = 6
+    patience: int = 3
+    head_epochs: int = 40
+    head_patience: int = 5
+    batch_size: int = 32
+    seed: int = 0
+    data_dir: str | os.PathLike = "../data"
+    progress: bool = True
+    cache: bool = True
 
-    With ``cache`` (the default) a finished row is kept under ``data_dir/cache/classification/<key>``,
-    the key a fingerprint of the prepared arrays, the recipe, every training parameter, the seed,
-    the starting weights (``init``) and the library versions: a rerun with the same parameters
-    loads it instead of training again. While a row trains, the state after each epoch is kept
-    there too, so a run killed mid-row and restarted continues from the row's last finished
-    epoch and ends with the same numbers as an uninterrupted run.
-    """
-    import keras
 
-    import time
+@dataclass
+class RowResult:
+    """One trained row: its table ``summary``, learning ``curve``, test and validation probabilities, the networks."""
 
-    started = time.perf_counter()
+    summary: dict
+    curve: pd.DataFrame
+    probs: np.ndarray
+    val_probs: np.ndarray
+    model: object = None
+    trunk: object = None
+    head: object = None
+
+    @property
+    def row(self) -> str:
+        """The row's name in the study table."""
+        return self.summary["row"]
+
+
+@dataclass
+class Study:
+    """A study: the results ``table``, tidy learning ``curves``, each row's result by name, the row ``best`` on validation, and the prepared ``data``."""
+
+    table: pd.DataFrame
+    curves: pd.DataFrame
+    results: dict[str, RowResult]
+    best: str
+    data: dict = field(repr=False, default_factory=dict)
+
+    @property
+    def best_result(self) -> RowResult:
+        """The result of the row chosen on validation."""
+        return self.results[self.best]
+
+
+class _Splits(NamedTuple):
+    x_tr: np.ndarray
+    y_tr: np.ndarray
+    x_va: np.ndarray
+    y_va: np.ndarray
+    x_te: np.ndarray
+    y_te: np.ndarray
+
+
+def _check_recipe(model: str, training: str) -> None:
+    """Raise naming the parameter when ``training`` is unknown or does not fit ``model``."""
     check_model(model)
     if training not in TRAININGS:
         raise ValueError(f"training={training!r}: expected one of {TRAININGS}")
     if (model == "cnn") != (training == "from scratch"):
         raise ValueError(f"training={training!r} does not apply to model={model!r} (cnn trains from scratch; backbones are frozen or fine-tuned)")
-    size, n_classes = data["input_size"], len(data["classes"])
-    x_tr, y_tr = _split(data, "train")
-    x_va, y_va = _split(data, "val")
-    x_te, y_te = _split(data, "test")
-    pretrained = model != "cnn" and imagenet_available(model, size)
-    name = row_name(model, training, lr)
-    folder = None
-    if cache:
-        folder = cache_dir(data_dir, "classification") / row_key(data, model, training, lr, epochs, patience, head_epochs, head_patience, batch_size, seed, pretrained, init)
-        finished = _load_row(folder)
-        if finished is not None:
-            return finished
 
-    def checkpoint(stage: str):
+
+def _clone_network(network):
+    """A copy of a Keras network with the same weights (the original is never trained further)."""
+    import keras
+
+    copy = keras.models.clone_model(network)
+    copy.set_weights(network.get_weights())
+    return copy
+
+
+def _mirrored_features(trunk, splits: _Splits) -> tuple[np.ndarray, np.ndarray]:
+    """Trunk features of the training images and their mirror images, with their labels twice."""
+    return features(trunk, np.concatenate([splits.x_tr, splits.x_tr[:, :, ::-1]])), np.concatenate([splits.y_tr, splits.y_tr])
+
+
+class Classifier(BaseEstimator):
+    """One row of the study as a scikit-learn-style estimator: ``fit(data)`` trains it on a prepared
+    dataset (:func:`prepare`), ``predict_proba(x)`` / ``predict(x)`` / ``score(x, y)`` run it on pixels.
+
+    ``fit`` keeps the row's :class:`RowResult` in ``result_`` and, with ``cache`` (the default),
+    the finished row under ``data_dir/cache/classification/<key>``, the key a fingerprint of the
+    prepared arrays, the recipe, every training parameter, the seed, the starting weights
+    (``init``) and the library versions: a rerun with the same parameters loads it instead of
+    training again. While a row trains, the state after each epoch is kept there too, so a run
+    killed mid-row and restarted continues from the row's last finished epoch and ends with the
+    same numbers as an uninterrupted run.
+    """
+
+    def __init__(self, model: str = "cnn", training: str = "from scratch", lr: float | None = None, epochs: int = 6, patience: int = 3, head_epochs: int = 40,
+                 head_patience: int = 5, batch_size: int = 32, seed: int = 0, data_dir: str | os.PathLike = "../data", progress: bool = True, cache: bool = True):
+        self.model = model
+        self.training = training
+        self.lr = lr
+        self.epochs = epochs
+        self.patience = patience
+        self.head_epochs = head_epochs
+        self.head_patience = head_patience
+        self.batch_size = batch_size
+        self.seed = seed
+        self.data_dir = data_dir
+        self.progress = progress
+        self.cache = cache
+
+    @classmethod
+    def from_config(cls, model: str, training: str, lr: float | None = None, config: TrainingConfig = TrainingConfig()) -> "Classifier":
+        """A row with the study's shared :class:`TrainingConfig`."""
+        return cls(model, training, lr, **dataclasses.asdict(config))
+
+    def fit(self, data: dict, y=None, init: dict | None = None, feature_cache: dict | None = None) -> "Classifier":
+        """Train the row on ``data`` (``y`` is ignored: the labels are ``data["y"]``).
+
+        ``init`` (``{"trunk": ..., "head": ...}`` of a previous row) starts from its trunk (and,
+        when the class count matches, its head); ``feature_cache`` shares trunk features between
+        the frozen rows of one backbone.
+        """
+        import time
+
+        started = time.perf_counter()
+        _check_recipe(self.model, self.training)
+        splits = _Splits(*_split(data, "train"), *_split(data, "val"), *_split(data, "test"))
+        pretrained = self.model != "cnn" and imagenet_available(self.model, data["input_size"])
+        folder = None
+        if self.cache:
+            folder = cache_dir(self.data_dir, "classification") / row_key(
+                data, self.model, self.training, self.lr, self.epochs, self.patience, self.head_epochs, self.head_patience, self.batch_size, self.seed, pretrained, init
+            )
+            finished = _load_row(folder)
+            if finished is not None:
+                return self._fitted(finished, data)
+        _seed(self.seed)
+        trunk = _clone_network(init["trunk"]) if init is not None else build_trunk(self.model, data["input_size"], pretrained, self.data_dir)
+        train = self._train_frozen if self.training == "frozen" else self._train_full
+        curve, probs, val_probs, full, head, lr = train(data, splits, trunk, pretrained, init, feature_cache, folder)
+        summary = self._summary(data, splits, curve, probs, val_probs, full, head, lr, pretrained)
+        summary["seconds"] = round(time.perf_counter() - started, 1)  # wall time: machine-dependent, never printed by nbval cells
+        result = RowResult(summary, curve, probs, val_probs, full, trunk, head)
+        if folder is not None:
+            _save_row(folder, result)
+        return self._fitted(result, data)
+
+    def _fitted(self, result: RowResult, data: dict) -> "Classifier":
+        self.result_ = result
+        self.classes_ = list(data["classes"])
+        return self
+
+    def _name(self) -> str:
+        return row_name(self.model, self.training, self.lr)
+
+    def _checkpoint(self, folder: Path | None, stage: str) -> Path | None:
         return folder / f"{stage}.ckpt" if folder is not None else None
 
-    _seed(seed)
-    if init is not None:
-        trunk = keras.models.clone_model(init["trunk"])
-        trunk.set_weights(init["trunk"].get_weights())
-    else:
-        trunk = build_trunk(model, size, pretrained, data_dir)
-    curve_frames = []
-
-    if training == "frozen":
-        lr = lr or 1e-3
-        key = (model, id(init["trunk"]) if init else None, size, data["label"])
-        cached = _cache.get(key) if _cache is not None else None
+    def _train_frozen(self, data: dict, splits: _Splits, trunk, pretrained: bool, init: dict | None, feature_cache: dict | None, folder: Path | None):
+        """A new head on trunk features computed once (shared through ``feature_cache``)."""
+        lr = self.lr or 1e-3
+        key = (self.model, id(init["trunk"]) if init else None, data["input_size"], data["label"])
+        cached = feature_cache.get(key) if feature_cache is not None else None
         if cached is None:
-            f_tr = features(trunk, np.concatenate([x_tr, x_tr[:, :, ::-1]]))
-            cached = (f_tr, features(trunk, x_va), features(trunk, x_te))
-            if _cache is not None:
-                _cache[key] = cached
+            f_tr, _ = _mirrored_features(trunk, splits)
+            cached = (f_tr, features(trunk, splits.x_va), features(trunk, splits.x_te))
+            if feature_cache is not None:
+                feature_cache[key] = cached
         f_tr, f_va, f_te = cached
-        y_tr2 = np.concatenate([y_tr, y_tr])
-        _seed(seed)
-        head = build_head(f_tr.shape[1], n_classes, f_tr)
-        curve = fit(head, f_tr, y_tr2, f_va, y_va, lr, head_epochs, head_patience, max(batch_size, 64), name, progress, checkpoint=checkpoint("head"))
+        y_tr2 = np.concatenate([splits.y_tr, splits.y_tr])
+        _seed(self.seed)
+        head = build_head(f_tr.shape[1], len(data["classes"]), f_tr)
+        curve = fit(head, f_tr, y_tr2, f_va, splits.y_va, lr, self.head_epochs, self.head_patience, max(self.batch_size, 64), self._name(), self.progress,
+                    checkpoint=self._checkpoint(folder, "head"))
         probs, val_probs = softmax(logits(head, f_te)), softmax(logits(head, f_va))
-        full = assemble(trunk, head, size, augment=False)
-        curve_frames.append(curve.assign(stage="head"))
-    else:
-        freeze_bn = pretrained and model != "cnn"
+        full = assemble(trunk, head, data["input_size"], augment=False)
+        return _row_curve(self._name(), [curve.assign(stage="head")]), probs, val_probs, full, head, lr
+
+    def _start_head(self, data: dict, splits: _Splits, trunk, pretrained: bool, init: dict | None, folder: Path | None, curves: list):
+        """The head a full training starts from: the init's, one trained on frozen features, or a new one."""
+        freeze_bn = pretrained and self.model != "cnn"
+        n_classes = len(data["classes"])
         if init is not None and init.get("head") is not None and init["head"].output_shape[-1] == n_classes:
-            head = keras.models.clone_model(init["head"])
-            head.set_weights(init["head"].get_weights())
-        elif init is not None and model != "cnn" or freeze_bn:
+            return _clone_network(init["head"])
+        if init is not None and self.model != "cnn" or freeze_bn:
             # a pretrained (or transferred) trunk gets a head trained on its frozen features first
-            f_tr = features(trunk, np.concatenate([x_tr, x_tr[:, :, ::-1]]))
-            f_va = features(trunk, x_va)
-            _seed(seed)
+            f_tr, y_tr2 = _mirrored_features(trunk, splits)
+            f_va = features(trunk, splits.x_va)
+            _seed(self.seed)
             head = build_head(f_tr.shape[1], n_classes, f_tr)
-            curve = fit(head, f_tr, np.concatenate([y_tr, y_tr]), f_va, y_va, 1e-3, head_epochs, head_patience, max(batch_size, 64), f"{name} (head)", progress,
-                        checkpoint=checkpoint("head"))
-            curve_frames.append(curve.assign(stage="head"))
-        else:
-            n_features = trunk.output_shape[-1]
-            head = build_head(n_features, n_classes, None, dropout=0.5 if model == "cnn" else 0.2)
+            curve = fit(head, f_tr, y_tr2, f_va, splits.y_va, 1e-3, self.head_epochs, self.head_patience, max(self.batch_size, 64), f"{self._name()} (head)", self.progress,
+                        checkpoint=self._checkpoint(folder, "head"))
+            curves.append(curve.assign(stage="head"))
+            return head
+        return build_head(trunk.output_shape[-1], n_classes, None, dropout=0.5 if self.model == "cnn" else 0.2)
+
+    def _train_full(self, data: dict, splits: _Splits, trunk, pretrained: bool, init: dict | None, feature_cache: dict | None, folder: Path | None):
+        """Trunk and head trained together on (augmented) pixels, from the start :meth:`_start_head` gives."""
+        freeze_bn = pretrained and self.model != "cnn"
+        curves: list[pd.DataFrame] = []
+        head = self._start_head(data, splits, trunk, pretrained, init, folder, curves)
+        lr = self.lr
         if lr is None:  # small steps from a good start; 1e-3 from random weights
             lr = FINETUNE_LR if (freeze_bn or init is not None) else 1e-3
-        _seed(seed)
-        full = assemble(trunk, head, size, augment=True, freeze_bn=freeze_bn, seed=seed)
+        _seed(self.seed)
+        full = assemble(trunk, head, data["input_size"], augment=True, freeze_bn=freeze_bn, seed=self.seed)
         warmup = WARMUP_EPOCHS if (init is None and not pretrained) else 0
-        curve = fit(full, x_tr.astype(np.float32), y_tr, x_va.astype(np.float32), y_va, lr, epochs, patience, batch_size, name, progress, warmup,
-                    checkpoint=checkpoint("full"))
-        curve_frames.append(curve.assign(stage="full"))
-        probs, val_probs = softmax(logits(full, x_te)), softmax(logits(full, x_va))
+        curve = fit(full, splits.x_tr.astype(np.float32), splits.y_tr, splits.x_va.astype(np.float32), splits.y_va, lr, self.epochs, self.patience, self.batch_size, self._name(),
+                    self.progress, warmup, checkpoint=self._checkpoint(folder, "full"))
+        curves.append(curve.assign(stage="full"))
+        probs, val_probs = softmax(logits(full, splits.x_te)), softmax(logits(full, splits.x_va))
+        return _row_curve(self._name(), curves), probs, val_probs, full, head, lr
 
-    curve = pd.concat(curve_frames, ignore_index=True)
+    def _summary(self, data: dict, splits: _Splits, curve: pd.DataFrame, probs, val_probs, full, head, lr: float, pretrained: bool) -> dict:
+        """The row's line in the study table: recipe, weights, test metrics, validation accuracy and loss."""
+        scores = metrics(splits.y_te, probs)
+        val = metrics(splits.y_va, val_probs)
+        frozen_random = self.training == "frozen" and not pretrained
+        trained = head if self.training == "frozen" else full
+        return {
+            "row": self._name(),
+            "model": self.model,
+            "training": self.training + (" (random features)" if frozen_random else ""),
+            "weights": weights_label(self.model, pretrained),
+            "pretrained": bool(pretrained),
+            "lr": float(lr),
+            "epochs": int((curve["stage"] == curve["stage"].iloc[-1]).sum()),
+            **{c: scores[c] for c in METRIC_COLUMNS},
+            "k": scores["k"],
+            "n_classes": len(data["classes"]),
+            "val_accuracy": val["accuracy"],
+            "val_loss": _kept_val_loss(curve),
+            "trainable_params": int(sum(np.prod(w.shape) for w in trained.trainable_weights)),
+        }
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "result_"):
+            raise RuntimeError("this Classifier is not fitted yet: call fit(data) first")
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, classes) of pixel arrays (N, S, S, 3)."""
+        self._check_fitted()
+        return softmax(logits(self.result_.model, x))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Class indices (into ``classes_``) of pixel arrays."""
+        return self.predict_proba(x).argmax(1)
+
+    def score(self, x: np.ndarray, y: np.ndarray) -> float:
+        """Accuracy on pixel arrays ``x`` with class indices ``y``."""
+        return float((self.predict(x) == np.asarray(y)).mean())
+
+
+def _row_curve(name: str, curves: list[pd.DataFrame]) -> pd.DataFrame:
+    """The learning curves of a row's stages in one table, the row's name first."""
+    curve = pd.concat(curves, ignore_index=True)
     curve.insert(0, "row", name)
-    scores = metrics(y_te, probs)
-    val = metrics(y_va, val_probs)
-    frozen_random = training == "frozen" and not pretrained
-    summary = {
-        "row": name,
-        "model": model,
-        "training": training + (" (random features)" if frozen_random else ""),
-        "weights": weights_label(model, pretrained),
-        "pretrained": bool(pretrained),
-        "lr": float(lr),
-        "epochs": int((curve["stage"] == curve["stage"].iloc[-1]).sum()),
-        **{c: scores[c] for c in METRIC_COLUMNS},
-        "k": scores["k"],
-        "n_classes": n_classes,
-        "val_accuracy": val["accuracy"],
-        "val_loss": _kept_val_loss(curve),
-        "trainable_params": int(sum(np.prod(w.shape) for w in full.trainable_weights)) if training != "frozen" else int(sum(np.prod(w.shape) for w in head.trainable_weights)),
-    }
-    summary["seconds"] = round(time.perf_counter() - started, 1)  # wall time: machine-dependent, never printed by nbval cells
-    result = {"summary": summary, "curve": curve, "probs": probs, "val_probs": val_probs, "model": full, "trunk": trunk, "head": head}
-    if folder is not None:
-        _save_row(folder, result)
-    return result
+    return curve
+
+
+def train_row(
+    data: dict,
+    model: str,
+    training: str,
+    lr: float | None = None,
+    *,
+    config: TrainingConfig | None = None,
+    init: dict | None = None,
+    _cache: dict | None = None,
+    **settings,
+) -> RowResult:
+    """Train one row of the study on a prepared dataset: :class:`Classifier` ``.fit(data).result_``.
+
+    Training settings come from ``config`` (a :class:`TrainingConfig`) and/or keywords
+    (``epochs=``, ``seed=``, ``data_dir=``, ...; keywords win). ``init`` (a previous row's
+    ``{"trunk": ..., "head": ...}``) starts from its trunk (and, when the class count matches,
+    its head): the fine-tuned rows start from the best frozen head, the transfer step starts
+    from the genre model. ``_cache`` shares trunk features between the frozen rows of one backbone.
+    """
+    config = dataclasses.replace(config or TrainingConfig(), **settings)
+    return Classifier.from_config(model, training, lr, config).fit(data, init=init, feature_cache=_cache).result_
 
 
 #: bump when a change to training makes finished rows in the cache stale
@@ -721,17 +935,17 @@ def row_key(data: dict, model: str, training: str, lr: float | None, epochs: int
     return store.fingerprint(params, data["x"], data["y"], weights, length=24)
 
 
-def _save_row(folder: Path, result: dict) -> None:
+def _save_row(folder: Path, result: RowResult) -> None:
     """Keep a finished row in one file (``row.pkl``): its numbers, the model's architecture and
-    its weights (no optimizer state)."""
-    model = result["model"]
-    kept = {k: result[k] for k in ("summary", "curve", "probs", "val_probs")}
-    _write_pickle(folder / "row.pkl", {**kept, "architecture": model.to_json(), "weights": model.get_weights()})
+    its weights (no optimizer state). The file holds plain dicts and arrays (the format of
+    ``ROW_CACHE_VERSION`` 1), so rows kept before :class:`RowResult` existed still load."""
+    kept = {"summary": result.summary, "curve": result.curve, "probs": result.probs, "val_probs": result.val_probs}
+    _write_pickle(folder / "row.pkl", {**kept, "architecture": result.model.to_json(), "weights": result.model.get_weights()})
     for stale in folder.glob("*.ckpt"):
         stale.unlink(missing_ok=True)
 
 
-def _load_row(folder: Path) -> dict | None:
+def _load_row(folder: Path) -> RowResult | None:
     """A finished row kept by :func:`_save_row`, or None."""
     saved = _read_pickle(folder / "row.pkl")
     if saved is None:
@@ -740,7 +954,7 @@ def _load_row(folder: Path) -> dict | None:
 
     full = keras.models.model_from_json(saved.pop("architecture"))
     full.set_weights(saved.pop("weights"))
-    return {**saved, "model": full, "trunk": full.get_layer("trunk"), "head": full.get_layer("head")}
+    return RowResult(saved["summary"], saved["curve"], saved["probs"], saved["val_probs"], full, full.get_layer("trunk"), full.get_layer("head"))
 
 
 def _kept_val_loss(curve: pd.DataFrame) -> float:
@@ -755,13 +969,22 @@ def _best_on_validation(table: pd.DataFrame) -> str:
     return table.sort_values(["val_accuracy", "val_loss"], ascending=[False, True], kind="stable")["row"].iloc[0]
 
 
-def _study(results: dict, data: dict) -> dict:
-    """A study dict from per-row results: table, tidy curves, results, best row, data."""
-    table = pd.DataFrame([r["summary"] for r in results.values()])
+def _study(results: dict[str, RowResult], data: dict) -> Study:
+    """A :class:`Study` from per-row results: table, tidy curves, results, best row, data."""
+    table = pd.DataFrame([r.summary for r in results.values()])
     table.insert(0, "task", data["label"])
-    curves = pd.concat([r["curve"] for r in results.values()], ignore_index=True)
+    curves = pd.concat([r.curve for r in results.values()], ignore_index=True)
     curves.insert(0, "task", data["label"])
-    return {"table": table, "curves": curves, "results": results, "best": _best_on_validation(table), "data": data}
+    return Study(table=table, curves=curves, results=results, best=_best_on_validation(table), data=data)
+
+
+def _fine_tune_start(results: dict[str, RowResult], model: str) -> dict | None:
+    """``{"trunk", "head"}`` of the best frozen row of ``model`` so far (chosen on validation), or None."""
+    frozen = [r for r in results.values() if r.summary["model"] == model and r.summary["training"] == "frozen"]
+    if not frozen:
+        return None
+    best_frozen = max(frozen, key=lambda r: (r.summary["val_accuracy"], -r.summary["val_loss"]))
+    return {"trunk": best_frozen.trunk, "head": best_frozen.head}
 
 
 def run_study(
@@ -776,11 +999,11 @@ def run_study(
     data_dir: str | os.PathLike = "../data",
     progress: bool = True,
     cache: bool = True,
-) -> dict:
+) -> Study:
     """Train every row of ``plan`` (default: :func:`default_plan`) on one prepared dataset.
 
-    Returns a dict: ``table`` (one row per model: weights, recipe, test metrics, validation
-    accuracy), ``curves`` (tidy learning curves), ``results`` (per-row dicts of
+    Returns a :class:`Study`: ``table`` (one row per model: weights, recipe, test metrics, validation
+    accuracy), ``curves`` (tidy learning curves), ``results`` (per-row :class:`RowResult` of
     :func:`train_row`, by row name) and ``best`` (row name with the highest validation
     accuracy, ties to the lower validation loss: chosen without looking at the test split).
     Finished rows are cached and a killed run resumes (``cache``, see :func:`train_row`): a
@@ -789,25 +1012,20 @@ def run_study(
     plan = default_plan() if plan is None else plan
     for model in plan["model"]:
         check_model(model)
+    config = TrainingConfig(epochs, patience, head_epochs, head_patience, batch_size, seed, data_dir, progress, cache)
     results, feature_cache = {}, {}
     for row in plan.itertuples(index=False):
         lr = None if row.lr is None or (isinstance(row.lr, float) and np.isnan(row.lr)) else float(row.lr)
         init = None
         if row.training == "fine-tuned" and imagenet_available(row.model, data["input_size"]):
-            frozen = [r for r in results.values() if r["summary"]["model"] == row.model and r["summary"]["training"] == "frozen"]
-            if frozen:
-                best_frozen = max(frozen, key=lambda r: (r["summary"]["val_accuracy"], -r["summary"]["val_loss"]))
-                init = {"trunk": best_frozen["trunk"], "head": best_frozen["head"]}
-        result = train_row(
-            data, row.model, row.training, lr, epochs, patience, head_epochs, head_patience, batch_size, seed, data_dir, init, progress, feature_cache,
-            cache=cache,
-        )
-        results[result["summary"]["row"]] = result
+            init = _fine_tune_start(results, row.model)
+        result = train_row(data, row.model, row.training, lr, config=config, init=init, _cache=feature_cache)
+        results[result.row] = result
     return _study(results, data)
 
 
 def transfer_study(
-    genre_study: dict,
+    genre_study: Study,
     data: dict,
     epochs: int = 6,
     patience: int = 3,
@@ -818,84 +1036,85 @@ def transfer_study(
     data_dir: str | os.PathLike = "../data",
     progress: bool = True,
     cache: bool = True,
-) -> dict:
+) -> Study:
     """Style by transfer, tested against style trained directly.
 
     Takes the best genre row whose network was trained on genre (fine-tuned or from
     scratch; chosen on validation) and (1) retrains it for ``data['label']`` starting from the
     genre model's trunk (a new head on its frozen features, then the row's recipe), and (2)
     trains the same recipe for style from the row's original starting weights. Returns the
-    same dict as :func:`run_study` (rows ``<model> transfer from <genre label>`` and
+    same :class:`Study` as :func:`run_study` (rows ``<model> transfer from <genre label>`` and
     ``<model> direct <recipe>``; a fine-tuned recipe also reports its direct frozen stage).
     """
-    # a frozen row's backbone is still the ImageNet one (it learnt nothing about genre), so
-    # transfer from the best row whose network was trained on genre; frozen rows only when
-    # there is nothing else
-    table = genre_study["table"]
-    trained = table[~table["training"].str.startswith("frozen")]
-    pool = trained if len(trained) else table
-    source = _best_on_validation(pool)
-    best = genre_study["results"][source]
-    s = best["summary"]
+    config = TrainingConfig(epochs, patience, head_epochs, head_patience, batch_size, seed, data_dir, progress, cache)
+    best = genre_study.results[_transfer_source(genre_study.table)]
+    s = best.summary
     training = "fine-tuned" if s["training"].startswith("frozen") else s["training"]
-    genre_label = genre_study["data"]["label"]
+    genre_label = genre_study.data["label"]
     results = {}
     # (1) transfer: the genre-trained trunk, a new head, then the same recipe
-    transfer = train_row(
-        data, s["model"], training, None, epochs, patience, head_epochs, head_patience, batch_size, seed, data_dir,
-        init={"trunk": best["trunk"], "head": None}, progress=progress, cache=cache,
-    )
-    transfer["summary"].update(row=f"{s['model']} transfer from {genre_label}", training=f"{training}, from the {genre_label} model", weights=f"{genre_label} model ({s['row']})")
-    transfer["curve"]["row"] = transfer["summary"]["row"]
-    results[transfer["summary"]["row"]] = transfer
+    transfer = train_row(data, s["model"], training, None, config=config, init={"trunk": best.trunk, "head": None})
+    _rename(transfer, f"{s['model']} transfer from {genre_label}", training=f"{training}, from the {genre_label} model", weights=f"{genre_label} model ({s['row']})")
+    results[transfer.row] = transfer
     # (2) direct: same model and recipe from its original starting weights
-    if training == "fine-tuned":
-        direct_plan = [(s["model"], "frozen", 1e-3), (s["model"], training, None)]
-    else:
-        direct_plan = [(s["model"], training, None)]
-    direct = run_study(data, pd.DataFrame(direct_plan, columns=["model", "training", "lr"]), epochs, patience, head_epochs, head_patience, batch_size, seed, data_dir, progress,
-                       cache)
-    for name, result in direct["results"].items():
-        kind = "frozen" if result["summary"]["training"].startswith("frozen") else result["summary"]["training"]
-        result["summary"].update(row=f"{s['model']} direct {kind.replace('from scratch', 'scratch')}")
-        result["curve"]["row"] = result["summary"]["row"]
-        results[result["summary"]["row"]] = result
+    direct_plan = [(s["model"], "frozen", 1e-3), (s["model"], training, None)] if training == "fine-tuned" else [(s["model"], training, None)]
+    direct = run_study(data, pd.DataFrame(direct_plan, columns=["model", "training", "lr"]), **dataclasses.asdict(config))
+    for result in direct.results.values():
+        kind = "frozen" if result.summary["training"].startswith("frozen") else result.summary["training"]
+        _rename(result, f"{s['model']} direct {kind.replace('from scratch', 'scratch')}")
+        results[result.row] = result
     return _study(results, data)
+
+
+def _transfer_source(table: pd.DataFrame) -> str:
+    """The genre row to transfer from: the best on validation whose network learnt genre.
+
+    A frozen row's backbone is still the ImageNet one (it learnt nothing about genre), so frozen
+    rows count only when there is nothing else.
+    """
+    trained = table[~table["training"].str.startswith("frozen")]
+    return _best_on_validation(trained if len(trained) else table)
+
+
+def _rename(result: RowResult, row: str, **summary) -> None:
+    """Give a row a new name (in its summary and its curve) and update other summary fields."""
+    result.summary.update(row=row, **summary)
+    result.curve["row"] = row
 
 
 # --- verdicts ----------------------------------------------------------------------------------
 
 
-def correct(study: dict, row: str) -> np.ndarray:
+def correct(study: Study, row: str) -> np.ndarray:
     """1.0 where ``row`` predicts a test image's class right, else 0.0 (test images in catalog order)."""
-    data = study["data"]
+    data = study.data
     y = data["y"][(data["catalog"]["split"] == "test").to_numpy()]
-    return (study["results"][row]["probs"].argmax(1) == y).astype(float)
+    return (study.results[row].probs.argmax(1) == y).astype(float)
 
 
-def compare_rows(study: dict, row_a: str, row_b: str, seed: int = 0):
+def compare_rows(study: Study, row_a: str, row_b: str, seed: int = 0):
     """Test accuracy of two rows on the same test images, with a paired bootstrap interval."""
     from artsig.comparison import paired_bootstrap
 
     for row in (row_a, row_b):
-        if row not in study["results"]:
-            raise KeyError(f"row {row!r} is not in the study (rows: {list(study['results'])})")
+        if row not in study.results:
+            raise KeyError(f"row {row!r} is not in the study (rows: {list(study.results)})")
     return paired_bootstrap(correct(study, row_a), correct(study, row_b), row_a, row_b, metric="test accuracy", seed=seed)
 
 
-def pretrained_vs_scratch(study: dict, seed: int = 0):
+def pretrained_vs_scratch(study: Study, seed: int = 0):
     """The best pretrained row against the best row from random weights, each chosen on
     validation (as the study chooses its best row); None when one kind is missing."""
-    table = study["table"]
+    table = study.table
     pre, scratch = table[table["pretrained"]], table[~table["pretrained"]]
     if pre.empty or scratch.empty:
         return None
     return compare_rows(study, _best_on_validation(pre), _best_on_validation(scratch), seed=seed)
 
 
-def transfer_vs_direct(style_study: dict, seed: int = 0):
+def transfer_vs_direct(style_study: Study, seed: int = 0):
     """The transfer row against the best direct row (chosen on validation) of :func:`transfer_study`."""
-    table = style_study["table"]
+    table = style_study.table
     transfer = table[table["row"].str.contains(" transfer from ")]
     direct = table[table["row"].str.contains(" direct ")]
     if transfer.empty or direct.empty:
@@ -906,10 +1125,10 @@ def transfer_vs_direct(style_study: dict, seed: int = 0):
 # --- inspection --------------------------------------------------------------------------------
 
 
-def test_predictions(study: dict, row: str | None = None) -> pd.DataFrame:
+def test_predictions(study: Study, row: str | None = None) -> pd.DataFrame:
     """Per test image of one row (default: the best): true and predicted class, probabilities."""
-    row = row or study["best"]
-    data, probs = study["data"], study["results"][row]["probs"]
+    row = row or study.best
+    data, probs = study.data, study.results[row].probs
     test = data["catalog"][data["catalog"]["split"] == "test"].reset_index(drop=True)
     y = data["y"][(data["catalog"]["split"] == "test").to_numpy()]
     classes = np.asarray(data["classes"])
@@ -925,7 +1144,7 @@ def test_predictions(study: dict, row: str | None = None) -> pd.DataFrame:
     )
 
 
-def best_and_worst(study: dict, n: int = 8, row: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def best_and_worst(study: Study, n: int = 8, row: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``n`` test images the model is most sure are right, and the ``n`` it gets most wrong
     (lowest probability on the true class); ties broken by image_id."""
     pred = test_predictions(study, row)
@@ -942,25 +1161,24 @@ def rounded(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
 # --- saving and predicting ---------------------------------------------------------------------
 
 
-def save_study(study: dict, folder: str | os.PathLike, task: str) -> dict:
+def save_study(study: Study, folder: str | os.PathLike, task: str) -> dict:
     """Write the results table and learning curves (Parquet + CSV) and the best model of a
     study (``models/<task>.keras`` with ``models/<task>.json``: classes, input size, row)."""
     from artsig.results import save_table
 
     folder = Path(folder)
-    save_table(study["table"], folder, f"{task}_results")
-    save_table(study["curves"], folder, f"{task}_curves")
+    save_table(study.table, folder, f"{task}_results")
+    save_table(study.curves, folder, f"{task}_curves")
     models = folder / "models"
     models.mkdir(parents=True, exist_ok=True)
-    best = study["results"][study["best"]]
     target = models / f"{task}.keras"
-    store.atomic_write(target, best["model"].save, lock=False)  # a reader (predict) never loads half a model
+    store.atomic_write(target, study.best_result.model.save, lock=False)  # a reader (predict) never loads half a model
     meta = {
         "task": task,
-        "label": study["data"]["label"],
-        "row": study["best"],
-        "classes": list(study["data"]["classes"]),
-        "input_size": int(study["data"]["input_size"]),
+        "label": study.data["label"],
+        "row": study.best,
+        "classes": list(study.data["classes"]),
+        "input_size": int(study.data["input_size"]),
         "resize_mode": RESIZE_MODE,
     }
     store.atomic_write(models / f"{task}.json", lambda tmp: tmp.write_text(json.dumps(meta, indent=2)), lock=False)

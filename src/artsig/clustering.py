@@ -23,6 +23,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import metrics as M
 from . import scoring, store
@@ -32,6 +33,7 @@ __all__ = [
     "METHODS",
     "prepare",
     "prepare_for",
+    "Reducer",
     "k_scan",
     "pick_k",
     "cluster",
@@ -55,23 +57,70 @@ SIZE_LIMITS = {"optics": 2000, "agglomerative": 20000, "hdbscan": 200000}
 def prepare(X: np.ndarray, n_components: int | None = 50, seed: int = 0, standardize: bool = True) -> np.ndarray:
     """The space clustering works in: standardised columns, then PCA to ``n_components``.
 
-    Removes constant columns first. Deterministic for a given ``seed``.
+    Removes constant columns first. Deterministic for a given ``seed``. See :class:`Reducer`.
     """
-    from sklearn.decomposition import PCA
+    return Reducer(n_components=n_components, standardize=standardize, seed=seed).fit_transform(X)
 
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or len(X) < 3:
-        raise ValueError(f"features must be a 2-D array with at least 3 rows, got shape {X.shape}")
-    if not np.isfinite(X).all():
-        raise ValueError("features contain NaN or infinite values")
-    std = X.std(0)
-    X = X[:, std > 1e-12]
-    if standardize:
-        X = (X - X.mean(0)) / X.std(0)
-    if n_components is not None and X.shape[1] > n_components:
-        k = min(n_components, len(X) - 1)
-        X = PCA(n_components=k, svd_solver="randomized", random_state=seed).fit_transform(X)
-    return np.ascontiguousarray(X)
+
+class Reducer(TransformerMixin, BaseEstimator):
+    """Drop constant columns, standardise, then PCA to ``n_components``: the space clustering works in.
+
+    A fitted reducer maps new rows with the training columns' means, scales and components.
+    """
+
+    def __init__(self, n_components: int | None = 50, standardize: bool = True, seed: int = 0):
+        self.n_components = n_components
+        self.standardize = standardize
+        self.seed = seed
+
+    def fit(self, X: np.ndarray, y=None) -> "Reducer":
+        """Learn the kept columns, their means and scales, and the PCA (when it reduces)."""
+        self._fit(X)
+        return self
+
+    def fit_transform(self, X: np.ndarray, y=None) -> np.ndarray:
+        """Fit and map ``X`` in one pass (the PCA's own fit_transform, as :func:`prepare` always did)."""
+        return self._fit(X)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Map rows with the fitted columns, scales and components."""
+        if not hasattr(self, "keep_"):
+            raise RuntimeError("this Reducer is not fitted yet: call fit(X) first")
+        X = self._check(X, min_rows=1)[:, self.keep_]
+        if X.shape[1] != len(self.mean_):
+            raise ValueError(f"features have {X.shape[1]} kept columns, the reducer was fitted on {len(self.mean_)}")
+        if self.standardize:
+            X = (X - self.mean_) / self.scale_
+        if self.pca_ is not None:
+            X = self.pca_.transform(X)
+        return np.ascontiguousarray(X)
+
+    def _check(self, X: np.ndarray, min_rows: int = 3) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or len(X) < min_rows:
+            raise ValueError(f"features must be a 2-D array with at least {min_rows} rows, got shape {X.shape}")
+        if not np.isfinite(X).all():
+            raise ValueError("features contain NaN or infinite values")
+        return X
+
+    def _fit(self, X: np.ndarray) -> np.ndarray:
+        from sklearn.decomposition import PCA
+
+        if self.n_components is not None and (not isinstance(self.n_components, (int, np.integer)) or self.n_components < 1):
+            raise ValueError(f"n_components={self.n_components!r}: expected a positive integer or None")
+        X = self._check(X)
+        self.n_features_in_ = X.shape[1]
+        self.keep_ = X.std(0) > 1e-12
+        X = X[:, self.keep_]
+        self.mean_, self.scale_ = X.mean(0), X.std(0)
+        if self.standardize:
+            X = (X - self.mean_) / self.scale_
+        self.pca_ = None
+        if self.n_components is not None and X.shape[1] > self.n_components:
+            k = min(self.n_components, len(X) - 1)
+            self.pca_ = PCA(n_components=k, svd_solver="randomized", random_state=self.seed)
+            X = self.pca_.fit_transform(X)
+        return np.ascontiguousarray(X)
 
 
 def k_scan(Z: np.ndarray, k_values: Iterable[int] = range(2, 13), seed: int = 0, n_init: int = 1) -> pd.DataFrame:

@@ -34,6 +34,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClusterMixin
 
 from . import store
 
@@ -132,6 +133,11 @@ def _seeded_init(module, seed: int | None) -> None:
 
 @functools.lru_cache(maxsize=None)
 def _modules():
+    """The torch network classes (two autoencoders and the clustering layer).
+
+    Long because it holds three class bodies: they are defined inside a function so that
+    ``import artsig.dcec`` does not import torch (the classes are built once, on first use).
+    """
     torch = _torch()
     nn = torch.nn
 
@@ -398,68 +404,42 @@ def _fit_key(*parts) -> str:
 # --- estimators -------------------------------------------------------------------------------
 
 
-class _EmbeddedClustering:
-    """Shared fit / predict logic of DCEC and DEC (see the module docstring)."""
+class _EmbeddedClustering(ClusterMixin, BaseEstimator):
+    """Shared fit / predict logic of DCEC and DEC (see the module docstring).
+
+    scikit-learn conventions: ``__init__`` only stores the parameters (each subclass lists them,
+    so ``get_params`` / ``set_params`` / ``sklearn.base.clone`` work), ``fit`` checks them.
+    """
 
     kind = "conv"
     reconstruction_weight = 1.0
+    #: parameters a saved model keeps (not the pretrained network, the device or the progress bar)
+    _SAVED = ("n_clusters", "image_size", "embedding_dim", "gamma", "pretrain_epochs", "max_iter", "update_interval", "tol", "batch_size", "lr", "cluster_lr", "alpha", "n_init",
+              "seed")
 
-    def __init__(
-        self,
-        n_clusters: int = 7,
-        image_size: int = 64,
-        embedding_dim: int = 10,
-        gamma: float = 0.1,
-        pretrain_epochs: int = 10,
-        max_iter: int = 200,
-        update_interval: int = 20,
-        tol: float = 0.001,
-        batch_size: int = 64,
-        lr: float = 1e-3,
-        cluster_lr: float = 1e-4,
-        alpha: float = 1.0,
-        n_init: int = 20,
-        autoencoder=None,
-        seed: int = 0,
-        device: str = "auto",
-        threads: int | None = 2,
-        progress: bool = True,
-        **network,
-    ):
-        if not isinstance(n_clusters, (int, np.integer)) or n_clusters < 2:
-            raise ValueError(f"n_clusters must be an integer >= 2, got {n_clusters!r}")
-        for name, value in (("max_iter", max_iter), ("update_interval", update_interval), ("batch_size", batch_size)):
+    def _store(self, params: dict) -> None:
+        for name, value in params.items():
+            if name not in ("self", "__class__"):
+                setattr(self, name, value)
+
+    def _validate(self) -> None:
+        """Check the parameters (scikit-learn checks in fit, not in __init__); messages name the parameter."""
+        if not isinstance(self.n_clusters, (int, np.integer)) or self.n_clusters < 2:
+            raise ValueError(f"n_clusters must be an integer >= 2, got {self.n_clusters!r}")
+        for name in ("max_iter", "update_interval", "batch_size"):
+            value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not 0 <= tol < 1:
-            raise ValueError(f"tol must be a share in [0, 1), got {tol!r}")
-        if gamma < 0:
-            raise ValueError(f"gamma must be >= 0, got {gamma!r}")
-        self.n_clusters = int(n_clusters)
-        self.image_size = int(image_size)
-        self.embedding_dim = int(embedding_dim)
-        self.gamma = float(gamma)
-        self.pretrain_epochs = int(pretrain_epochs)
-        self.max_iter = int(max_iter)
-        self.update_interval = int(update_interval)
-        self.tol = float(tol)
-        self.batch_size = int(batch_size)
-        self.lr = float(lr)
-        self.cluster_lr = float(cluster_lr)
-        self.alpha = float(alpha)
-        self.n_init = int(n_init)
-        self.seed = int(seed)
-        self.device = device
-        self.threads = threads
-        self.progress = progress
-        self.network = network
-        if autoencoder is not None:
-            if autoencoder.config["image_size"] != self.image_size or autoencoder.config["embedding_dim"] != self.embedding_dim:
-                raise ValueError(
-                    f"autoencoder was built for image_size={autoencoder.config['image_size']}, embedding_dim={autoencoder.config['embedding_dim']}; "
-                    f"this model has image_size={self.image_size}, embedding_dim={self.embedding_dim}"
-                )
-        self._pretrained = autoencoder
+        if not 0 <= self.tol < 1:
+            raise ValueError(f"tol must be a share in [0, 1), got {self.tol!r}")
+        if self.gamma < 0:
+            raise ValueError(f"gamma must be >= 0, got {self.gamma!r}")
+        ae = self.autoencoder
+        if ae is not None and (ae.config["image_size"] != self.image_size or ae.config["embedding_dim"] != self.embedding_dim):
+            raise ValueError(
+                f"autoencoder was built for image_size={ae.config['image_size']}, embedding_dim={ae.config['embedding_dim']}; "
+                f"this model has image_size={self.image_size}, embedding_dim={self.embedding_dim}"
+            )
 
     # the network of each variant
     def _new_autoencoder(self):
@@ -472,30 +452,51 @@ class _EmbeddedClustering:
     def fit(self, X) -> "_EmbeddedClustering":
         """Pretrain (unless a pretrained ``autoencoder`` was given), initialise the centroids by
         KMeans, then train jointly until fewer than ``tol`` of the assignments change."""
-        torch = _torch()
-        from tqdm import tqdm
-
         from artsig.devices import resolve_device
 
+        self._validate()
         data = _as_tensor(X, self.image_size)
         _check_k(self.n_clusters, len(data))
         device = resolve_device(self.device)
-        histories = []
-        if self._pretrained is not None:
-            autoencoder = copy.deepcopy(self._pretrained)
-            deterministic(self.seed, self.threads)
-        else:
-            deterministic(self.seed, self.threads)
-            autoencoder, pre = pretrain_autoencoder(
-                self._new_autoencoder(), data.numpy().transpose(0, 2, 3, 1), epochs=self.pretrain_epochs, batch_size=self.batch_size,
-                lr=self.lr, seed=self.seed, device=device, threads=self.threads, progress=self.progress,
-            )
-            histories.append(pre)
+        autoencoder, histories = self._start_autoencoder(data, device)
         autoencoder.to(device)
         z0 = _encode(autoencoder, data, 256, device).numpy()
         init_labels, centers = kmeans(z0, self.n_clusters, self.seed, self.n_init)
         _, _, Layer = _modules()
         layer = Layer(self.n_clusters, self.embedding_dim, self.alpha, centers).to(device)
+        rows, iteration, converged = self._cluster(autoencoder, layer, data, device, init_labels)
+        autoencoder.cpu()
+        layer.cpu()
+        self.autoencoder_ = autoencoder
+        self.clustering_layer_ = layer
+        self.n_iter_ = iteration + 1 if self.max_iter else 0
+        self.converged_ = converged
+        self.init_labels_ = init_labels
+        cluster = pd.DataFrame(rows, columns=["phase", "iteration", "kl", "reconstruction", "loss", "changed"])
+        self.history_ = pd.concat([*histories, cluster], ignore_index=True) if histories else cluster
+        self.embedding_ = _encode(autoencoder, data, 256, "cpu").numpy()
+        self.labels_ = soft_assignment(self.embedding_.astype(np.float64), self.cluster_centers_.astype(np.float64), self.alpha).argmax(1).astype(np.int64)
+        return self
+
+    def _start_autoencoder(self, data, device: str) -> tuple[object, list[pd.DataFrame]]:
+        """A copy of the given pretrained autoencoder, or a new one pretrained here (with its history)."""
+        if self.autoencoder is not None:
+            autoencoder = copy.deepcopy(self.autoencoder)
+            deterministic(self.seed, self.threads)
+            return autoencoder, []
+        deterministic(self.seed, self.threads)
+        autoencoder, pre = pretrain_autoencoder(
+            self._new_autoencoder(), data.numpy().transpose(0, 2, 3, 1), epochs=self.pretrain_epochs, batch_size=self.batch_size,
+            lr=self.lr, seed=self.seed, device=device, threads=self.threads, progress=self.progress,
+        )
+        return autoencoder, [pre]
+
+    def _cluster(self, autoencoder, layer, data, device: str, init_labels: np.ndarray) -> tuple[list[dict], int, bool]:
+        """The joint training: refresh the target every ``update_interval`` steps, stop when fewer
+        than ``tol`` of the assignments change. Returns the history rows, last iteration, convergence."""
+        torch = _torch()
+        from tqdm import tqdm
+
         params = list(layer.parameters()) + list(autoencoder.encoder.parameters())
         if self.reconstruction_weight > 0:
             params += list(autoencoder.decoder.parameters())
@@ -506,7 +507,7 @@ class _EmbeddedClustering:
         converged = False
         n_batches = int(np.ceil(len(data) / self.batch_size))
         bar = tqdm(range(self.max_iter), desc=f"{type(self).__name__} k={self.n_clusters}", disable=not self.progress, leave=False)
-        p = None
+        p, iteration = None, -1
         for iteration in bar:
             if iteration % self.update_interval == 0:
                 z = _encode(autoencoder, data, 256, device)
@@ -521,34 +522,28 @@ class _EmbeddedClustering:
                 if iteration > 0 and changed < self.tol:
                     converged = True
                     break
-            autoencoder.train()
             idx = order[slice((iteration % n_batches) * self.batch_size, min((iteration % n_batches + 1) * self.batch_size, len(data)))]
-            batch = data[idx].to(device)
-            if self.reconstruction_weight > 0:
-                z, rec = autoencoder(batch)
-                rec_loss = torch.nn.functional.mse_loss(rec, batch)
-            else:  # DEC: the decoder is not trained any more, skip it
-                z = autoencoder.encoder(batch)
-                rec_loss = torch.zeros((), device=device)
-            q_batch = layer(z)
-            kl = torch.nn.functional.kl_div(q_batch.clamp_min(1e-12).log(), p[idx].to(device), reduction="batchmean")
-            loss = self.reconstruction_weight * rec_loss + self.gamma * kl
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            rows.append({"phase": "cluster", "iteration": iteration + 1, "kl": float(kl.detach()), "reconstruction": float(rec_loss.detach()), "loss": float(loss.detach())})
-        autoencoder.cpu()
-        layer.cpu()
-        self.autoencoder_ = autoencoder
-        self.clustering_layer_ = layer
-        self.n_iter_ = iteration + 1 if self.max_iter else 0
-        self.converged_ = converged
-        self.init_labels_ = init_labels
-        cluster = pd.DataFrame(rows, columns=["phase", "iteration", "kl", "reconstruction", "loss", "changed"])
-        self.history_ = pd.concat([*histories, cluster], ignore_index=True) if histories else cluster
-        self.embedding_ = _encode(autoencoder, data, 256, "cpu").numpy()
-        self.labels_ = soft_assignment(self.embedding_.astype(np.float64), self.cluster_centers_.astype(np.float64), self.alpha).argmax(1).astype(np.int64)
-        return self
+            rows.append({"phase": "cluster", "iteration": iteration + 1, **self._step(autoencoder, layer, optimiser, data[idx].to(device), p[idx].to(device), device)})
+        return rows, iteration, converged
+
+    def _step(self, autoencoder, layer, optimiser, batch, p_batch, device: str) -> dict:
+        """One optimiser step on ``reconstruction_weight * reconstruction + gamma * KL(p || q)``: its loss terms."""
+        torch = _torch()
+
+        autoencoder.train()
+        if self.reconstruction_weight > 0:
+            z, rec = autoencoder(batch)
+            rec_loss = torch.nn.functional.mse_loss(rec, batch)
+        else:  # DEC: the decoder is not trained any more, skip it
+            z = autoencoder.encoder(batch)
+            rec_loss = torch.zeros((), device=device)
+        q_batch = layer(z)
+        kl = torch.nn.functional.kl_div(q_batch.clamp_min(1e-12).log(), p_batch, reduction="batchmean")
+        loss = self.reconstruction_weight * rec_loss + self.gamma * kl
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        return {"kl": float(kl.detach()), "reconstruction": float(rec_loss.detach()), "loss": float(loss.detach())}
 
     def fit_predict(self, X) -> np.ndarray:
         return self.fit(X).labels_
@@ -576,15 +571,11 @@ class _EmbeddedClustering:
         self._check_fitted()
         return reconstruct(self.autoencoder_, X, batch_size)
 
-    def get_params(self) -> dict:
-        keys = ("n_clusters", "image_size", "embedding_dim", "gamma", "pretrain_epochs", "max_iter", "update_interval", "tol", "batch_size", "lr", "cluster_lr", "alpha", "n_init", "seed")
-        return {**{k: getattr(self, k) for k in keys}, **self.network}
-
     def save(self, path: str | os.PathLike) -> Path:
         """Write the fitted model (weights, centroids, parameters, history) to one file, atomically."""
         self._check_fitted()
         state = {
-            "class": type(self).__name__, "params": self.get_params(), "network": self.autoencoder_.config,
+            "class": type(self).__name__, "params": {k: v for k, v in self.get_params().items() if k in self._SAVED or k in ("filters", "hidden")}, "network": self.autoencoder_.config,
             "autoencoder": self.autoencoder_.state_dict(), "centers": self.cluster_centers_,
             "history": self.history_.to_dict("list"), "labels": self.labels_, "n_iter": self.n_iter_, "converged": self.converged_,
         }
@@ -614,10 +605,6 @@ class _EmbeddedClustering:
         model.converged_ = state["converged"]
         return model
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(n_clusters={self.n_clusters}, image_size={self.image_size}, embedding_dim={self.embedding_dim}, gamma={self.gamma})"
-
-
 class DCEC(_EmbeddedClustering):
     """Deep convolutional embedded clustering: :class:`ConvAutoencoder` + clustering layer,
     trained on ``reconstruction + gamma * KL(p || q)`` (Guo et al. 2017; gamma = 0.1).
@@ -630,9 +617,33 @@ class DCEC(_EmbeddedClustering):
     kind = "conv"
     reconstruction_weight = 1.0
 
+    def __init__(
+        self,
+        n_clusters: int = 7,
+        image_size: int = 64,
+        embedding_dim: int = 10,
+        gamma: float = 0.1,
+        pretrain_epochs: int = 10,
+        max_iter: int = 200,
+        update_interval: int = 20,
+        tol: float = 0.001,
+        batch_size: int = 64,
+        lr: float = 1e-3,
+        cluster_lr: float = 1e-4,
+        alpha: float = 1.0,
+        n_init: int = 20,
+        autoencoder=None,
+        seed: int = 0,
+        device: str = "auto",
+        threads: int | None = 2,
+        progress: bool = True,
+        filters: Sequence[int] = (32, 64, 128),
+    ):
+        self._store(locals())
+
     def _new_autoencoder(self):
         Conv, _, _ = _modules()
-        return Conv(self.image_size, self.embedding_dim, tuple(self.network.get("filters", (32, 64, 128))), seed=self.seed)
+        return Conv(self.image_size, self.embedding_dim, tuple(self.filters), seed=self.seed)
 
 
 class DEC(_EmbeddedClustering):
@@ -647,12 +658,33 @@ class DEC(_EmbeddedClustering):
     kind = "dense"
     reconstruction_weight = 0.0
 
-    def __init__(self, n_clusters: int = 7, gamma: float = 1.0, **kwargs):
-        super().__init__(n_clusters=n_clusters, gamma=gamma, **kwargs)
+    def __init__(
+        self,
+        n_clusters: int = 7,
+        image_size: int = 64,
+        embedding_dim: int = 10,
+        gamma: float = 1.0,
+        pretrain_epochs: int = 10,
+        max_iter: int = 200,
+        update_interval: int = 20,
+        tol: float = 0.001,
+        batch_size: int = 64,
+        lr: float = 1e-3,
+        cluster_lr: float = 1e-4,
+        alpha: float = 1.0,
+        n_init: int = 20,
+        autoencoder=None,
+        seed: int = 0,
+        device: str = "auto",
+        threads: int | None = 2,
+        progress: bool = True,
+        hidden: Sequence[int] = (500, 500, 2000),
+    ):
+        self._store(locals())
 
     def _new_autoencoder(self):
         _, Dense, _ = _modules()
-        return Dense(self.image_size, self.embedding_dim, tuple(self.network.get("hidden", (500, 500, 2000))), seed=self.seed)
+        return Dense(self.image_size, self.embedding_dim, tuple(self.hidden), seed=self.seed)
 
 
 # --- the chapter's study: every method, every k, scored in its own and in a common space --------
@@ -692,6 +724,39 @@ def fit_cached(model: "_EmbeddedClustering", X, cache_dir: str | os.PathLike | N
     return model
 
 
+def _study_inputs(images, common, image_ids, ks) -> tuple[np.ndarray, np.ndarray, list[str], list[int]]:
+    """The study's images, common features, image ids and k values, checked against each other."""
+    images = np.asarray(images)
+    common = np.asarray(common)
+    if len(common) != len(images):
+        raise ValueError(f"common features have {len(common)} rows but there are {len(images)} images; extract them for the same catalog")
+    ids = list(image_ids) if image_ids is not None else [str(i) for i in range(len(images))]
+    if len(ids) != len(images):
+        raise ValueError(f"image_ids has {len(ids)} entries for {len(images)} images")
+    ks = [int(k) for k in ks]
+    for k in ks:
+        _check_k(k, len(images))
+    return images, common, ids, ks
+
+
+def _deep_models(k: int, conv_autoencoder, dense_autoencoder, dcec_gamma: float, shared: dict) -> dict:
+    """Unfitted DCEC and DEC for ``k`` clusters, each starting from its shared pretrained network."""
+    return {
+        "DCEC": DCEC(k, embedding_dim=conv_autoencoder.config["embedding_dim"], gamma=dcec_gamma, autoencoder=conv_autoencoder,
+                     filters=tuple(conv_autoencoder.config["filters"]), **shared),
+        "DEC": DEC(k, embedding_dim=dense_autoencoder.config["embedding_dim"], autoencoder=dense_autoencoder,
+                   hidden=tuple(dense_autoencoder.config["hidden"]), **{**shared, "image_size": dense_autoencoder.config["image_size"]}),
+    }
+
+
+def _method_history(histories: list[pd.DataFrame]) -> pd.DataFrame:
+    """The fits' training histories in one table, ``method`` and ``k`` first."""
+    history = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
+    if len(history):
+        history = history[["method", "k", *[c for c in history.columns if c not in ("method", "k")]]]
+    return history
+
+
 def cluster_all(
     images: np.ndarray,
     common: np.ndarray,
@@ -724,16 +789,7 @@ def cluster_all(
     """
     from tqdm import tqdm
 
-    images = np.asarray(images)
-    common = np.asarray(common)
-    if len(common) != len(images):
-        raise ValueError(f"common features have {len(common)} rows but there are {len(images)} images; extract them for the same catalog")
-    ids = list(image_ids) if image_ids is not None else [str(i) for i in range(len(images))]
-    if len(ids) != len(images):
-        raise ValueError(f"image_ids has {len(ids)} entries for {len(images)} images")
-    ks = [int(k) for k in ks]
-    for k in ks:
-        _check_k(k, len(images))
+    images, common, ids, ks = _study_inputs(images, common, image_ids, ks)
     dcec_gamma = fit_params.pop("dcec_gamma", 0.1)
     size = conv_autoencoder.config["image_size"]
     shared = dict(image_size=size, seed=seed, device=device, threads=threads, progress=False, **fit_params)
@@ -745,14 +801,8 @@ def cluster_all(
     bar = tqdm(ks, desc="clusterings", disable=not progress)
     for k in bar:
         bar.set_postfix(k=k)
-        deep = {
-            "DCEC": DCEC(k, embedding_dim=conv_autoencoder.config["embedding_dim"], gamma=dcec_gamma, autoencoder=conv_autoencoder,
-                         filters=tuple(conv_autoencoder.config["filters"]), **shared),
-            "DEC": DEC(k, embedding_dim=dense_autoencoder.config["embedding_dim"], autoencoder=dense_autoencoder,
-                       hidden=tuple(dense_autoencoder.config["hidden"]), **{**shared, "image_size": dense_autoencoder.config["image_size"]}),
-        }
         results = {}
-        for name, model in deep.items():
+        for name, model in _deep_models(k, conv_autoencoder, dense_autoencoder, dcec_gamma, shared).items():
             pixels = images if name == "DCEC" else dense_pixels
             fit_cached(model, pixels, cache_dir)
             results[name] = (model.labels_, model.embedding_)
@@ -766,13 +816,10 @@ def cluster_all(
             labels, embedding = results[name]
             embeddings[(name, k)] = embedding
             assignments.append(pd.DataFrame({"image_id": ids, "method": name, "k": k, "cluster": labels}))
-    history = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
-    if len(history):
-        history = history[["method", "k", *[c for c in history.columns if c not in ("method", "k")]]]
     return {
         "assignments": pd.concat(assignments, ignore_index=True),
         "embeddings": embeddings,
-        "history": history,
+        "history": _method_history(histories),
         "fits": pd.DataFrame(fits, columns=["method", "k", "n_iter", "converged"]),
         "models": models,
     }

@@ -37,6 +37,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from . import backbones as bb
 from . import store
@@ -48,6 +49,7 @@ __all__ = [
     "Extractor",
     "extract",
     "extract_many",
+    "FeatureExtractor",
     "available_extractors",
     "extractor_names",
     "standardize_default",
@@ -686,3 +688,42 @@ def features_frame(catalog: pd.DataFrame, X: np.ndarray, prefix: str = "f") -> p
     if len(X) != len(catalog):
         raise ValueError(f"features have {len(X)} rows but the catalog has {len(catalog)}")
     return pd.DataFrame(X, index=pd.Index(catalog["image_id"].astype(str), name="image_id"), columns=[f"{prefix}{i}" for i in range(X.shape[1])])
+
+
+class FeatureExtractor(TransformerMixin, BaseEstimator):
+    """One registered extractor as a scikit-learn transformer: ``transform(catalog)`` is :func:`extract`.
+
+    Stateless (nothing is learnt from the catalog; the extractors with a fitted step, such as
+    ``pca``, fit it on the catalog they transform, as :func:`extract` does), cached on disk as
+    :func:`extract` is, so it can stand first in a pipeline of catalogs to clusters.
+    """
+
+    def __init__(self, name: str = "efficientnet_lite0", data_dir: str | os.PathLike = "../data", device: str = "auto", batch_size: int = 32,
+                 weights: str | None = "imagenet", image_mode: str = "resize", workers: int | None = None, seed: int = 0, progress: bool = True):
+        self.name = name
+        self.data_dir = data_dir
+        self.device = device
+        self.batch_size = batch_size
+        self.weights = weights
+        self.image_mode = image_mode
+        self.workers = workers
+        self.seed = seed
+        self.progress = progress
+
+    def fit(self, catalog: pd.DataFrame | None = None, y=None) -> "FeatureExtractor":
+        """Check the parameters (nothing to learn); raises naming ``name`` or ``batch_size``."""
+        _get(self.name)
+        if not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
+            raise ValueError(f"batch_size={self.batch_size!r}: expected a positive integer")
+        return self
+
+    def transform(self, catalog: pd.DataFrame) -> np.ndarray:
+        """Features ``(N, D)`` float32 of ``catalog``'s images, rows in catalog order."""
+        self.fit()
+        return extract(catalog, self.name, data_dir=self.data_dir, device=self.device, batch_size=self.batch_size, weights=self.weights,
+                       image_mode=self.image_mode, workers=self.workers, seed=self.seed, progress=self.progress)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        return tags

@@ -9,7 +9,7 @@ Speed. The bottom of the trunk stays frozen, so its activations are computed onc
 collection and cached on disk (:func:`trunk_activations`); an epoch only runs the top blocks
 (``trainable_blocks``) on those cached maps, which is what makes CPU training take seconds.
 
-Main entry points: :class:`TrainConfig`, :func:`train_signature_model`,
+Main entry points: :class:`TrainConfig`, :func:`train_signature_model` (or the estimator :class:`SignatureModel`),
 :func:`select_by_validation`, :func:`evaluate_retrieval`, :class:`SignatureIndex`,
 :func:`cluster_signatures`, :func:`cluster_link_report`.
 """
@@ -28,6 +28,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from artsig import store
 from artsig.devices import resolve_device
@@ -129,11 +130,16 @@ def _split_block(trunk, trainable_blocks: int) -> int:
 
 
 def _signature_model_class():
+    """The torch class of the signature network (frozen trunk bottom, fine-tuned top, projection).
+
+    Long because it holds the class body: defined inside a function so that importing
+    :mod:`artsig.retrieval` does not import torch.
+    """
     import torch
     from torch import nn
     from torch.nn import functional as F
 
-    class SignatureModel(nn.Module):
+    class SignatureNetwork(nn.Module):
         """Frozen bottom + trainable top of an EfficientNet-Lite trunk -> L2-normalised signature.
 
         ``bottom(x)`` gives the cached activations; ``top(a)`` the signature; ``forward(x)``
@@ -205,7 +211,7 @@ def _signature_model_class():
         def forward(self, x):
             return self.top(self.bottom(x))
 
-    return SignatureModel
+    return SignatureNetwork
 
 
 def _bn_rows(x, bn):
@@ -514,7 +520,6 @@ def train_signature_model(
     ``d_random`` means the signatures are collapsing together).
     """
     import torch
-    from tqdm import tqdm
 
     for column in ("split", "component"):
         if column not in catalog:
@@ -523,119 +528,211 @@ def train_signature_model(
     device = str(next(model.parameters()).device)
     key = fingerprint(config, catalog, links)
     target = Path(checkpoint_dir) / f"{name}.pt" if checkpoint_dir else None
-    if target is not None and target.exists() and not retrain:
-        saved = torch.load(target, map_location=device, weights_only=False)
-        if saved.get("fingerprint") == key:
-            model.load_state_dict(saved["top_state"], strict=False)
-            model.eval()
-            return TrainResult(model, pd.DataFrame(saved["history"]), int(saved["best_epoch"]), target, from_cache=True)
+    finished = None if retrain else _finished_run(target, key, model, device)
+    if finished is not None:
+        return finished
     if activations is None:
         activations = trunk_activations(model, catalog, cache_dir=cache_dir, progress=progress)
     if len(activations) != len(catalog):
         raise ValueError(f"activations has {len(activations)} rows but the catalog {len(catalog)} images")
     torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    ids = catalog["image_id"].astype(str).to_numpy()
-    position = {image_id: i for i, image_id in enumerate(ids)}
-    comp = catalog["component"].to_numpy()
-    train_rows = np.flatnonzero((catalog["split"] == "train").to_numpy())
-    train_pairs = positive_pairs(links, "train")
-    if not len(train_pairs):
-        raise ValueError("no training links (split == 'train'): nothing to fine-tune on")
-    pairs_all = np.array([[position[a], position[b]] for a, b in zip(train_pairs["image_id_a"], train_pairs["image_id_b"])], dtype=np.int64)
-
-    params = [p for m in model.top_modules() for p in m.parameters()]
-    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
-    acts = torch.from_numpy(activations)
-
-    # validation: val images query the train + val images; test images stay untouched
-    seen_rows = np.flatnonzero(catalog["split"].isin(["train", "val"]).to_numpy())
-    seen_catalog = catalog.iloc[seen_rows].reset_index(drop=True)
-    sigs_all = np.zeros((len(catalog), model.feature_dim), dtype=np.float32)
-
-    # fixed random pairs of seen images: their mean distance shows whether the signatures spread or collapse
-    spread_pairs = np.random.default_rng(config.seed + 1).choice(seen_rows, size=(2000, 2))
-
-    def epoch_eval(epoch: int, loss: float, active: float, seconds: float, images: int) -> dict:
-        sigs_all[seen_rows] = signatures_from_activations(model, activations[seen_rows])
-        scores = evaluate_retrieval(sigs_all[seen_rows], seen_catalog, links, split="val", ks=(1, 5, 20))
-        sigs = sigs_all
-        d_linked = float(((sigs[pairs_all[:, 0]] - sigs[pairs_all[:, 1]]) ** 2).sum(1).mean())
-        d_random = float(((sigs[spread_pairs[:, 0]] - sigs[spread_pairs[:, 1]]) ** 2).sum(1).mean())
-        return {"epoch": epoch, "loss": loss, "active_triplets": active, "val_mAP": scores["mAP"], "val_recall@5": scores["recall@5"],
-                "d_linked": d_linked, "d_random": d_random, "train_images_per_s": images / seconds if seconds else np.nan}, sigs
-
-    # a run killed mid-way left the state of its last finished epoch: continue from there
+    run = _TripletTraining(model, catalog, links, activations, config, device)
     resume = resume_path(target) if target is not None else None
-    state = None
-    if resume is not None and resume.exists() and not retrain:
-        state = torch.load(resume, map_location=device, weights_only=False)
-        if state.get("fingerprint") != key:
-            state = None
-    if state is None:
-        row, sigs = epoch_eval(0, np.nan, np.nan, 0.0, 0)
-        history = [row]
-        best_map, best_epoch, best_state, waited = row["val_mAP"], 0, model.top_state(), 0
-        done = 0
-    else:
-        model.load_state_dict(state["top_state"], strict=False)
-        optimizer.load_state_dict(state["optimizer"])
-        rng.bit_generator.state = state["rng"]
+    run.start(None if retrain else _resume_state(resume, key, device))
+    resumed_from = run.done
+    run.train(name, progress, key, resume)
+    model.load_state_dict(run.best_state, strict=False)
+    model.eval()
+    history = pd.DataFrame(run.history)
+    if target is not None:
+        _torch_save({"fingerprint": key, "config": config.as_dict(), "top_state": run.best_state, "best_epoch": run.best_epoch,
+                     "history": history.to_dict("list"), "split_block": model.split}, target)
+        resume.unlink(missing_ok=True)
+    return TrainResult(model, history, run.best_epoch, target, resumed_from=resumed_from)
+
+
+def _finished_run(target: Path | None, key: str, model, device: str) -> TrainResult | None:
+    """The finished run saved at ``target`` when its fingerprint is ``key`` (its weights loaded into ``model``), else None."""
+    import torch
+
+    if target is None or not target.exists():
+        return None
+    saved = torch.load(target, map_location=device, weights_only=False)
+    if saved.get("fingerprint") != key:
+        return None
+    model.load_state_dict(saved["top_state"], strict=False)
+    model.eval()
+    return TrainResult(model, pd.DataFrame(saved["history"]), int(saved["best_epoch"]), target, from_cache=True)
+
+
+def _resume_state(resume: Path | None, key: str, device: str) -> dict | None:
+    """The state a killed run with fingerprint ``key`` left after its last finished epoch, or None."""
+    import torch
+
+    if resume is None or not resume.exists():
+        return None
+    state = torch.load(resume, map_location=device, weights_only=False)
+    return state if state.get("fingerprint") == key else None
+
+
+class _TripletTraining:
+    """One fine-tuning run of :func:`train_signature_model`: the triplet sources, the optimizer,
+    validation after each epoch and the best epoch so far (early stopping on validation mAP)."""
+
+    def __init__(self, model, catalog: pd.DataFrame, links: pd.DataFrame, activations: np.ndarray, config: TrainConfig, device: str):
+        import torch
+
+        self.model, self.links, self.activations, self.config, self.device = model, links, activations, config, device
+        self.rng = np.random.default_rng(config.seed)
+        position = {image_id: i for i, image_id in enumerate(catalog["image_id"].astype(str).to_numpy())}
+        self.comp = catalog["component"].to_numpy()
+        self.train_rows = np.flatnonzero((catalog["split"] == "train").to_numpy())
+        train_pairs = positive_pairs(links, "train")
+        if not len(train_pairs):
+            raise ValueError("no training links (split == 'train'): nothing to fine-tune on")
+        self.pairs_all = np.array([[position[a], position[b]] for a, b in zip(train_pairs["image_id_a"], train_pairs["image_id_b"])], dtype=np.int64)
+        params = [p for m in model.top_modules() for p in m.parameters()]
+        self.optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+        self.acts = torch.from_numpy(activations)
+        # validation: val images query the train + val images; test images stay untouched
+        self.seen_rows = np.flatnonzero(catalog["split"].isin(["train", "val"]).to_numpy())
+        self.seen_catalog = catalog.iloc[self.seen_rows].reset_index(drop=True)
+        self.sigs = np.zeros((len(catalog), model.feature_dim), dtype=np.float32)
+        # fixed random pairs of seen images: their mean distance shows whether the signatures spread or collapse
+        self.spread_pairs = np.random.default_rng(config.seed + 1).choice(self.seen_rows, size=(2000, 2))
+
+    def evaluate(self, epoch: int, loss: float, active: float, seconds: float, images: int) -> dict:
+        """Refresh the signatures of the seen images and score the validation queries: one history row."""
+        sigs = self.sigs
+        sigs[self.seen_rows] = signatures_from_activations(self.model, self.activations[self.seen_rows])
+        scores = evaluate_retrieval(sigs[self.seen_rows], self.seen_catalog, self.links, split="val", ks=(1, 5, 20))
+        pairs, spread = self.pairs_all, self.spread_pairs
+        d_linked = float(((sigs[pairs[:, 0]] - sigs[pairs[:, 1]]) ** 2).sum(1).mean())
+        d_random = float(((sigs[spread[:, 0]] - sigs[spread[:, 1]]) ** 2).sum(1).mean())
+        return {"epoch": epoch, "loss": loss, "active_triplets": active, "val_mAP": scores["mAP"], "val_recall@5": scores["recall@5"],
+                "d_linked": d_linked, "d_random": d_random, "train_images_per_s": images / seconds if seconds else np.nan}
+
+    def start(self, state: dict | None) -> None:
+        """Begin at epoch 0 (the pretrained trunk, evaluated), or where a killed run's ``state`` left off."""
+        import torch
+
+        if state is None:
+            row = self.evaluate(0, np.nan, np.nan, 0.0, 0)
+            self.history = [row]
+            self.best_map, self.best_epoch, self.best_state, self.waited = row["val_mAP"], 0, self.model.top_state(), 0
+            self.done = 0
+            return
+        self.model.load_state_dict(state["top_state"], strict=False)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.rng.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"].cpu())
-        sigs_all[:] = state["sigs"]
-        sigs = sigs_all
-        history, best_map, best_epoch, best_state, waited = state["history"], state["best_map"], state["best_epoch"], state["best_state"], state["waited"]
-        done = int(state["epoch"])
-    resumed_from = done
-    first = done + 1 if waited < config.patience else config.epochs + 1  # stopped early before the kill: nothing left
-    bar = tqdm(range(first, config.epochs + 1), initial=first - 1, total=config.epochs, desc=f"training {name}", disable=not progress, leave=False)
-    for epoch in bar:
-        model.train()
-        pairs = pairs_all[rng.permutation(len(pairs_all))[: config.max_pairs_per_epoch]]
+        self.sigs[:] = state["sigs"]
+        self.history, self.best_map, self.best_epoch, self.best_state, self.waited = state["history"], state["best_map"], state["best_epoch"], state["best_state"], state["waited"]
+        self.done = int(state["epoch"])
+
+    def train(self, name: str, progress: bool, key: str, resume: Path | None) -> None:
+        """The remaining epochs, each saved to ``resume`` for a restart, until ``patience`` epochs bring no gain."""
+        from tqdm import tqdm
+
+        config = self.config
+        first = self.done + 1 if self.waited < config.patience else config.epochs + 1  # stopped early before the kill: nothing left
+        bar = tqdm(range(first, config.epochs + 1), initial=first - 1, total=config.epochs, desc=f"training {name}", disable=not progress, leave=False)
+        for epoch in bar:
+            row = self.epoch(epoch)
+            self.history.append(row)
+            bar.set_postfix(loss=f"{row['loss']:.3f}", val_mAP=f"{row['val_mAP']:.3f}")
+            if row["val_mAP"] > self.best_map + 1e-6:
+                self.best_map, self.best_epoch, self.best_state, self.waited = row["val_mAP"], epoch, self.model.top_state(), 0
+            else:
+                self.waited += 1
+            if resume is not None:  # everything the next epoch needs: a kill -9 from here on loses at most one epoch
+                _torch_save(self.state(key, epoch), resume)
+            if self.waited >= config.patience:
+                break
+
+    def epoch(self, epoch: int) -> dict:
+        """One pass over (at most ``max_pairs_per_epoch``) training pairs with freshly mined negatives."""
+        config, rng = self.config, self.rng
+        self.model.train()
+        pairs = self.pairs_all[rng.permutation(len(self.pairs_all))[: config.max_pairs_per_epoch]]
         # random anchor side, so without anchor swap both images serve as anchors
         swap = rng.random(len(pairs)) < 0.5
         pairs = np.where(swap[:, None], pairs[:, ::-1], pairs)
-        triplets = _mine_triplets(pairs, sigs, comp, train_rows, config, rng)
+        triplets = _mine_triplets(pairs, self.sigs, self.comp, self.train_rows, config, rng)
         losses, actives, started, seen = [], [], time.perf_counter(), 0
         for start in range(0, len(triplets), config.batch_size):
-            batch = triplets[start:start + config.batch_size]
-            unique, inverse = np.unique(batch.ravel(), return_inverse=True)
-            a = acts[unique].to(device).float()
-            if config.flip:
-                flip = torch.from_numpy(rng.random(len(unique)) < 0.5).to(device)
-                a = torch.where(flip[:, None, None, None], a.flip(3), a)
-            emb = model.top(a)
-            inv = torch.from_numpy(inverse.reshape(batch.shape)).to(device)
-            per_triplet = compound_hinge_loss(emb[inv[:, 0]], emb[inv[:, 1]], emb[inv[:, 2]], config.margin, config.anchor_swap, config.intra_margin, reduction="none")
-            loss = per_triplet.mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(float(loss.detach()))
-            seen += len(unique)
-            actives.append(float((per_triplet.detach() > 0).float().mean()))
+            loss, active, images = self.step(triplets[start:start + config.batch_size])
+            losses.append(loss)
+            seen += images
+            actives.append(active)
         seconds = time.perf_counter() - started
-        row, sigs = epoch_eval(epoch, float(np.mean(losses)), float(np.mean(actives)), seconds, seen)
-        history.append(row)
-        bar.set_postfix(loss=f"{row['loss']:.3f}", val_mAP=f"{row['val_mAP']:.3f}")
-        if row["val_mAP"] > best_map + 1e-6:
-            best_map, best_epoch, best_state, waited = row["val_mAP"], epoch, model.top_state(), 0
-        else:
-            waited += 1
-        if resume is not None:  # everything the next epoch needs: a kill -9 from here on loses at most one epoch
-            _torch_save({"fingerprint": key, "epoch": epoch, "top_state": model.top_state(), "optimizer": optimizer.state_dict(),
-                         "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "sigs": sigs_all.copy(), "history": history,
-                         "best_map": best_map, "best_epoch": best_epoch, "best_state": best_state, "waited": waited}, resume)
-        if waited >= config.patience:
-            break
-    model.load_state_dict(best_state, strict=False)
-    model.eval()
-    history = pd.DataFrame(history)
-    if target is not None:
-        _torch_save({"fingerprint": key, "config": config.as_dict(), "top_state": best_state, "best_epoch": best_epoch,
-                     "history": history.to_dict("list"), "split_block": model.split}, target)
-        resume.unlink(missing_ok=True)
-    return TrainResult(model, history, best_epoch, target, resumed_from=resumed_from)
+        return self.evaluate(epoch, float(np.mean(losses)), float(np.mean(actives)), seconds, seen)
+
+    def step(self, batch: np.ndarray) -> tuple[float, float, int]:
+        """One optimizer step on a batch of triplets: its loss, share of active triplets and distinct images."""
+        import torch
+
+        config = self.config
+        unique, inverse = np.unique(batch.ravel(), return_inverse=True)
+        a = self.acts[unique].to(self.device).float()
+        if config.flip:
+            flip = torch.from_numpy(self.rng.random(len(unique)) < 0.5).to(self.device)
+            a = torch.where(flip[:, None, None, None], a.flip(3), a)
+        emb = self.model.top(a)
+        inv = torch.from_numpy(inverse.reshape(batch.shape)).to(self.device)
+        per_triplet = compound_hinge_loss(emb[inv[:, 0]], emb[inv[:, 1]], emb[inv[:, 2]], config.margin, config.anchor_swap, config.intra_margin, reduction="none")
+        loss = per_triplet.mean()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.detach()), float((per_triplet.detach() > 0).float().mean()), len(unique)
+
+    def state(self, key: str, epoch: int) -> dict:
+        """Everything a restarted run needs to continue after ``epoch`` with the same numbers."""
+        import torch
+
+        return {"fingerprint": key, "epoch": epoch, "top_state": self.model.top_state(), "optimizer": self.optimizer.state_dict(),
+                "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "sigs": self.sigs.copy(), "history": self.history,
+                "best_map": self.best_map, "best_epoch": self.best_epoch, "best_state": self.best_state, "waited": self.waited}
+
+
+class SignatureModel(TransformerMixin, BaseEstimator):
+    """Triplet-loss signatures as a scikit-learn-style estimator: ``fit(catalog, links)`` is
+    :func:`train_signature_model` (checkpointed and resumable as it is), ``transform`` gives
+    unit-norm signatures of a catalog (through its cached trunk activations) or of images
+    (paths or uint8 arrays).
+
+    Fitted attributes: ``network_`` (the torch model), ``history_``, ``best_epoch_``, ``result_``
+    (the :class:`TrainResult`).
+    """
+
+    def __init__(self, config: TrainConfig = TrainConfig(), device: str = "auto", checkpoint_dir: str | os.PathLike | None = None, name: str = "signatures",
+                 cache_dir: str | os.PathLike | None = None, retrain: bool = False, progress: bool = True):
+        self.config = config
+        self.device = device
+        self.checkpoint_dir = checkpoint_dir
+        self.name = name
+        self.cache_dir = cache_dir
+        self.retrain = retrain
+        self.progress = progress
+
+    def fit(self, catalog: pd.DataFrame, links: pd.DataFrame, activations: np.ndarray | None = None) -> "SignatureModel":
+        """Fine-tune on the training links of ``catalog`` (see :func:`train_signature_model`)."""
+        if not isinstance(self.config, TrainConfig):
+            raise TypeError(f"config must be a TrainConfig, got {type(self.config).__name__}")
+        result = train_signature_model(catalog, links, self.config, activations=activations, device=self.device, checkpoint_dir=self.checkpoint_dir,
+                                       name=self.name, cache_dir=self.cache_dir, retrain=self.retrain, progress=self.progress)
+        self.result_, self.network_, self.history_, self.best_epoch_ = result, result.model, result.history, result.best_epoch
+        return self
+
+    def transform(self, X: pd.DataFrame | Sequence) -> np.ndarray:
+        """Signatures (float32, N x D, unit norm) of a catalog's images or of a sequence of images."""
+        if not hasattr(self, "network_"):
+            raise RuntimeError("this SignatureModel is not fitted yet: call fit(catalog, links) first")
+        if isinstance(X, pd.DataFrame):
+            activations = trunk_activations(self.network_, X, cache_dir=self.cache_dir, progress=self.progress)
+            return signatures_from_activations(self.network_, activations)
+        return embed_images(self.network_, X)
 
 
 @dataclass

@@ -23,11 +23,13 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from .clustering import prepare, prepare_for
 
 __all__ = [
     "erase_linear",
+    "LeaceEraser",
     "center_by_group",
     "combine",
     "build_representations",
@@ -56,34 +58,67 @@ def erase_linear(X: np.ndarray, y, method: str = "leace", eps: float = 1e-8) -> 
     labels; afterwards every class has the same feature mean. ``method="mean_diff"``: project
     out the span of the class-mean differences (no whitening; simpler, slightly weaker).
     Rows with a missing label take part in the mean but not in the cross-covariance.
+    See :class:`LeaceEraser` for the fitted map that also erases new rows.
     """
-    X = np.asarray(X, dtype=np.float64)
-    Y, known = _one_hot(y)
-    if len(Y) != len(X):
-        raise ValueError(f"features have {len(X)} rows but the labels have {len(Y)}")
-    if Y.shape[1] < 2:
-        return X.copy()
-    mu = X.mean(0)
-    Xc = X - mu
-    Xk, Yk = Xc[known], Y[known]
-    Yk = Yk - Yk.mean(0)
-    cross = Xk.T @ Yk / len(Xk)  # (d, classes)
-    if method == "mean_diff":
-        U, s, _ = np.linalg.svd(cross, full_matrices=False)
+    return LeaceEraser(method=method, eps=eps).fit_transform(X, y)
+
+
+class LeaceEraser(TransformerMixin, BaseEstimator):
+    """The linear erasure of :func:`erase_linear` as a fitted map: fit on labelled works, erase any rows.
+
+    ``transform(X)`` is ``X - (X - mean_) @ projection_.T``; with fewer than two classes the
+    projection is zero and rows pass through unchanged.
+    """
+
+    def __init__(self, method: str = "leace", eps: float = 1e-8):
+        self.method = method
+        self.eps = eps
+
+    def fit(self, X: np.ndarray, y) -> "LeaceEraser":
+        """Learn the mean and the projection that carries the linear information about ``y``."""
+        if self.method not in ("leace", "mean_diff"):
+            raise ValueError(f"method must be 'leace' or 'mean_diff', got {self.method!r}")
+        X = np.asarray(X, dtype=np.float64)
+        Y, known = _one_hot(y)
+        if len(Y) != len(X):
+            raise ValueError(f"features have {len(X)} rows but the labels have {len(Y)}")
+        self.n_features_in_ = X.shape[1]
+        self.mean_ = X.mean(0)
+        self.projection_ = np.zeros((X.shape[1], X.shape[1])) if Y.shape[1] < 2 else self._projection(X - self.mean_, Y, known)
+        self.n_classes_ = Y.shape[1]
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Erase the fitted directions from the rows of ``X``."""
+        if not hasattr(self, "projection_"):
+            raise RuntimeError("this LeaceEraser is not fitted yet: call fit(X, y) first")
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ValueError(f"features must have {self.n_features_in_} columns, got shape {X.shape}")
+        if self.n_classes_ < 2:
+            return X.copy()
+        if self.method == "mean_diff":  # the basis first: the same rounding as the span projection
+            return X - ((X - self.mean_) @ self.basis_) @ self.basis_.T
+        return X - (X - self.mean_) @ self.projection_.T
+
+    def _projection(self, Xc: np.ndarray, Y: np.ndarray, known: np.ndarray) -> np.ndarray:
+        eps = self.eps
+        Xk, Yk = Xc[known], Y[known]
+        Yk = Yk - Yk.mean(0)
+        cross = Xk.T @ Yk / len(Xk)  # (d, classes)
+        if self.method == "mean_diff":
+            U, s, _ = np.linalg.svd(cross, full_matrices=False)
+            self.basis_ = U[:, s > eps * max(s.max(), eps)]
+            return self.basis_ @ self.basis_.T
+        cov = Xk.T @ (Xk - Xk.mean(0)) / len(Xk)
+        lam, V = np.linalg.eigh(cov)
+        keep = lam > eps * lam.max()
+        V, lam = V[:, keep], lam[keep]
+        W = (V / np.sqrt(lam)) @ V.T  # whitening
+        W_inv = (V * np.sqrt(lam)) @ V.T
+        U, s, _ = np.linalg.svd(W @ cross, full_matrices=False)
         U = U[:, s > eps * max(s.max(), eps)]
-        return X - (Xc @ U) @ U.T
-    if method != "leace":
-        raise ValueError(f"method must be 'leace' or 'mean_diff', got {method!r}")
-    cov = Xk.T @ (Xk - Xk.mean(0)) / len(Xk)
-    lam, V = np.linalg.eigh(cov)
-    keep = lam > eps * lam.max()
-    V, lam = V[:, keep], lam[keep]
-    W = (V / np.sqrt(lam)) @ V.T  # whitening
-    W_inv = (V * np.sqrt(lam)) @ V.T
-    U, s, _ = np.linalg.svd(W @ cross, full_matrices=False)
-    U = U[:, s > eps * max(s.max(), eps)]
-    P = W_inv @ U @ U.T @ W
-    return X - Xc @ P.T
+        return W_inv @ U @ U.T @ W
 
 
 def center_by_group(X: np.ndarray, y) -> np.ndarray:
