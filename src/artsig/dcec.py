@@ -699,7 +699,7 @@ def fit_cached(model: "_EmbeddedClustering", X, cache_dir: str | os.PathLike | N
     if cache_dir is None:
         return model.fit(X)
     deterministic(model.seed, model.threads)  # as fit does first: the key then reads this fit's thread count
-    start = model._pretrained
+    start = model.autoencoder  # a pretrained autoencoder given to the model, or None
     params = {k: v for k, v in model.get_params().items() if k not in ("autoencoder", "device", "threads", "progress")}
     X = np.asarray(X)
     key = _fit_key(type(model).__name__, params, None if start is None else _weights(start), X, model.threads, resolve_device(model.device))
