@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from artsig.book import BookError, chapters, declared_parameters, load_params, notebook_parameters, parse_value
 from artsig.__main__ import main
+from artsig.book import BookError, chapters, load_params, notebook_parameters, parse_value
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -272,9 +272,8 @@ def test_signature_training_resumes_after_sigkill(collection, tmp_path):
     """Killed in its third epoch, a restart continues from the second one and ends with the same numbers, bit for bit."""
     import signal
 
-    from conftest import run_killable
-
     from artsig.retrieval import build_signature_model, resume_path, trunk_activations
+    from conftest import run_killable
 
     catalog, links, _ = collection
     pd.to_pickle((catalog, links), tmp_path / "collection.pkl")

@@ -16,7 +16,6 @@ Main entry points: :class:`TrainConfig`, :func:`train_signature_model`,
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import json
@@ -130,7 +129,6 @@ def _split_block(trunk, trainable_blocks: int) -> int:
 
 
 def _signature_model_class():
-    import torch
     from torch import nn
     from torch.nn import functional as F
 
