@@ -225,7 +225,9 @@ def test_first_chapter_runs_on_a_folder_of_bad_files_beside_good_ones(tmp_path):
     assert not [o for o in outputs if o.output_type == "error"]
     texts = [o.get("text", "") for o in outputs if o.output_type == "stream"]
     assert not [t for t in texts if "Traceback" in t]
-    printed = next(t for t in texts if "data-quality issue(s)" in t)
+    # the quality cell prints its count and shows the table (show_table: text/plain is its to_string)
+    quality_cell = next(c for c in executed.cells if c.cell_type == "code" and "data-quality issue(s)" in c.source)
+    printed = "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in quality_cell.outputs)
     assert f"{len(expected)} data-quality issue(s)" in printed
     rows = _quality_rows(printed, expected)
     assert sorted(line.split()[0] for line in rows) == sorted(expected)  # each bad file exactly once
@@ -242,3 +244,22 @@ def test_first_chapter_runs_on_a_folder_of_bad_files_beside_good_ones(tmp_path):
     kept = catalog[catalog["image_id"].isin(clean["image_id"])].sort_values("image_id").reset_index(drop=True)
     pd.testing.assert_frame_equal(kept[columns], clean.sort_values("image_id").reset_index(drop=True)[columns], check_dtype=False)
     assert (ROOT / "notebooks" / "01_data.ipynb").read_bytes() == source  # the checkout's notebook is untouched
+
+
+def test_check_markers_are_stripped_from_the_pages_only(tmp_path):
+    import nbformat
+
+    from artsig.book import CHAPTERS_DIR, prepare_pages
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(1)\nx = '# NBVAL_CHECK_OUTPUT'"),
+                nbformat.v4.new_code_cell("print(2)"), nbformat.v4.new_markdown_cell("# NBVAL_CHECK_OUTPUT")]
+    (tmp_path / CHAPTERS_DIR).mkdir(parents=True)
+    nbformat.write(nb, str(tmp_path / CHAPTERS_DIR / "01_x.ipynb"))
+    reference = tmp_path / "notebooks" / "01_x.ipynb"
+    reference.parent.mkdir()
+    nbformat.write(nb, str(reference))
+    assert prepare_pages(tmp_path) == [tmp_path / CHAPTERS_DIR / "01_x.ipynb"]
+    page = nbformat.read(str(tmp_path / CHAPTERS_DIR / "01_x.ipynb"), as_version=4)
+    assert [c.source for c in page.cells] == ["print(1)\nx = '# NBVAL_CHECK_OUTPUT'", "print(2)", "# NBVAL_CHECK_OUTPUT"]
+    assert nbformat.read(str(reference), as_version=4).cells[0].source.startswith("# NBVAL_CHECK_OUTPUT")

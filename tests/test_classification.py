@@ -237,6 +237,19 @@ def test_finished_rows_are_cached_by_content_and_parameters(genre, tmp_path, mon
     assert not list((tmp_path / "cache" / "classification").glob("*/*.ckpt"))
 
 
+def test_a_warm_run_trains_nothing_again_transfer_study_included(catalog, genre, tmp_path, monkeypatch):
+    plan = pd.DataFrame([("cnn", "from scratch", 1e-3)], columns=["model", "training", "lr"])
+    kwargs = dict(epochs=2, patience=2, data_dir=tmp_path, progress=False)
+    style = cls.prepare(catalog, "style", input_size=32, per_class=12, data_dir=tmp_path, progress=False)
+    first = cls.transfer_study(cls.run_study(genre, plan, **kwargs), style, **kwargs)
+    trained = []
+    real_fit = cls.fit
+    monkeypatch.setattr(cls, "fit", lambda *a, **k: trained.append(a[9]) or real_fit(*a, **k))  # a[9]: the row's name
+    again = cls.transfer_study(cls.run_study(genre, plan, **kwargs), style, **kwargs)
+    assert trained == []  # the transfer row's key reads the genre trunk's weights: the reloaded trunk gives the same key
+    pd.testing.assert_frame_equal(first["table"].drop(columns="seconds"), again["table"].drop(columns="seconds"), check_exact=True)
+
+
 KILLABLE = """
 import os, signal, sys
 import numpy as np, pandas as pd

@@ -88,8 +88,9 @@ def test_compare_is_tidy_and_deterministic():
     cat = pd.DataFrame({"image_id": [f"i{i}" for i in range(60)], "style": np.array(list("abc"))[y], "genre": np.array(list("xy"))[y % 2]})
     feats = {"blobs": X, "noise": np.random.default_rng(0).normal(size=(60, 4))}
     scores, assign, scans = C.compare(feats, cat, methods=("kmeans", "hdbscan"), k_values=range(2, 6), progress=False)
-    assert set(scores.columns) == {"extractor", "method", "k", "n_clusters", "noise", "metric", "label", "value"}
-    assert set(scores["label"]) == {"", "style", "genre"}
+    assert list(scores.columns) == ["extractor", "method", "k", "metric", "kind", "label", "value", "n_clusters", "noise"]
+    assert set(scores["label"].dropna()) == {"style", "genre"}
+    assert scores.loc[scores["kind"] == "internal", "label"].isna().all()
     assert list(assign.columns) == ["image_id", "blobs/kmeans", "blobs/hdbscan", "noise/kmeans", "noise/hdbscan"]
     wide = C.summary_wide(scores)
     assert wide.loc[("blobs", "kmeans"), "nmi_style"] == pytest.approx(1.0)

@@ -190,7 +190,10 @@ def test_cluster_all_and_score_tables():
     assert len(a) == 4 * 2 * len(catalog)
     assert set(run["models"]) == {("DCEC", 3), ("DEC", 3)}
     assert run["embeddings"][("EfficientNet+KMeans", 3)] is common
-    internal, external = dcec.score(a, run["embeddings"], common, catalog)
+    scores = dcec.score(a, run["embeddings"], common, catalog)
+    assert set(scores["kind"]) == {"internal", "external"}
+    internal, external = dcec.internal_table(scores), dcec.external_table(scores)
+    assert list(internal.columns) == ["method", "k", "space", "n_clusters_found", "silhouette", "davies_bouldin", "calinski_harabasz"]
     assert len(internal) == 4 * 2 * 2 and set(internal["space"]) == {"own", "common"}
     # the backbone baseline's own space is the common space: same numbers both ways
     eff = internal[internal["method"] == "EfficientNet+KMeans"].pivot(index="k", columns="space", values="silhouette")
@@ -202,6 +205,52 @@ def test_cluster_all_and_score_tables():
     assert row["nmi"].iloc[0] == pytest.approx(1.0)
     comp = dcec.composition(a, catalog, "DCEC", 3, "style")
     np.testing.assert_allclose(comp.sum(1), 1.0)
+
+
+def test_pretraining_cache_gives_the_same_weights_without_training(tmp_path, monkeypatch):
+    X, _ = blobs(n_per=4)
+    args = dict(epochs=3, batch_size=6, lr=3e-3, device="cpu", threads=1, progress=False, cache_dir=tmp_path)
+    fresh, fresh_history = dcec.pretrain_autoencoder(dcec.ConvAutoencoder(16, 4, (4, 8, 8)), X, **args)
+    monkeypatch.setattr(torch.optim, "Adam", None)  # a cache hit must not train: building an optimiser would fail
+    again, again_history = dcec.pretrain_autoencoder(dcec.ConvAutoencoder(16, 4, (4, 8, 8)), X, **args)
+    for name, value in fresh.state_dict().items():
+        assert torch.equal(value, again.state_dict()[name]), name
+    pd.testing.assert_frame_equal(fresh_history, again_history)
+    assert again.training == fresh.training
+    with pytest.raises(TypeError):  # other images: trains again
+        dcec.pretrain_autoencoder(dcec.ConvAutoencoder(16, 4, (4, 8, 8)), X[::-1].copy(), **args)
+
+
+def test_cluster_all_cache_gives_bit_identical_results_without_fitting(tmp_path, monkeypatch):
+    X, _ = blobs(n_per=4)
+    ids = [f"im{i:03d}" for i in range(len(X))]
+    cae, _ = dcec.pretrain_autoencoder(dcec.ConvAutoencoder(16, 4, (4, 8, 8)), X, epochs=2, batch_size=6, device="cpu", threads=1, progress=False)
+    dae, _ = dcec.pretrain_autoencoder(dcec.DenseAutoencoder(8, 4, (16, 8)), dcec.resize_images(X, 8), epochs=2, batch_size=6, device="cpu", threads=1, progress=False)
+    common = X.reshape(len(X), -1)[:, ::7].astype(np.float32)
+    args = dict(image_ids=ids, device="cpu", threads=1, progress=False, keep_models=(3,), max_iter=6, update_interval=3, batch_size=6, n_init=2)
+    fresh = dcec.cluster_all(X, common, (2, 3), cae, dae, cache_dir=tmp_path, **args)
+    assert len(list(tmp_path.glob("fit-*.pt"))) == 4  # DCEC and DEC at k = 2 and 3
+
+    def no_fit(self, X):
+        raise AssertionError("a cached fit was fitted again")
+
+    monkeypatch.setattr(dcec._EmbeddedClustering, "fit", no_fit)
+    again = dcec.cluster_all(X, common, (2, 3), cae, dae, cache_dir=tmp_path, **args)
+    pd.testing.assert_frame_equal(fresh["assignments"], again["assignments"])
+    pd.testing.assert_frame_equal(fresh["history"], again["history"])
+    pd.testing.assert_frame_equal(fresh["fits"], again["fits"])
+    for key, embedding in fresh["embeddings"].items():
+        np.testing.assert_array_equal(embedding, again["embeddings"][key])
+    for key, model in fresh["models"].items():
+        loaded, pixels = again["models"][key], X if key[0] == "DCEC" else dcec.resize_images(X, 8)
+        np.testing.assert_array_equal(model.cluster_centers_, loaded.cluster_centers_)
+        np.testing.assert_array_equal(model.predict_proba(pixels), loaded.predict_proba(pixels))
+        np.testing.assert_array_equal(model.init_labels_, loaded.init_labels_)
+        assert loaded.n_iter_ == model.n_iter_ and loaded.converged_ == model.converged_
+        reread = dcec._EmbeddedClustering.load(loaded.save(tmp_path / "saved" / f"{key[0]}.pt"))  # a loaded fit saves like a fresh one
+        np.testing.assert_array_equal(reread.labels_, model.labels_)
+    with pytest.raises(AssertionError, match="fitted again"):  # another parameter: not the same fit
+        dcec.cluster_all(X, common, (2,), cae, dae, cache_dir=tmp_path, **{**args, "max_iter": 5})
 
 
 def test_claim_check_and_verdict():
@@ -227,12 +276,6 @@ def test_initial_weights_depend_on_the_seed_only():
     for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(pa, pb), name
     assert not all(torch.equal(pa, pc) for pa, pc in zip(a.state_dict().values(), c.state_dict().values()))
-
-
-def test_study_labels_keeps_what_the_catalog_has():
-    catalog = pd.DataFrame({"image_id": ["a", "b", "c"], "genre": ["x", "y", "x"], "palette": ["p", "q", "p"], "artist": ["m", "m", "m"]})
-    assert dcec.study_labels(catalog) == ["genre"]  # a single artist says nothing
-    assert dcec.study_labels(catalog, extra=("palette", "missing")) == ["genre", "palette"]
 
 
 def test_claim_intervals_and_baseline_comparison_follow_the_labels():

@@ -159,3 +159,17 @@ def test_features_frame_indexed_by_image_id(catalog):
     X = np.zeros((len(catalog), 3), np.float32)
     frame = F.features_frame(catalog, X)
     assert frame.index.name == "image_id" and list(frame.index[:2]) == ["id0", "id1"]
+
+
+def test_feature_cache_skips_another_runs_temporary_files(tmp_path):
+    from artsig import store
+    from artsig.features import _FeatureCache, clear_cache
+
+    folder = store.cache_dir(tmp_path, "features") / "runner-key"
+    part = {"sha256": np.asarray(["a"], dtype="U64"), "pooled": np.ones((1, 2), np.float32)}
+    store.save_arrays(folder / "part-000000-x.npz", part, lock=False)
+    in_flight = store.temporary_path(folder / "part-000001-y.npz")  # another run's write, not yet renamed
+    np.savez(in_flight, **{**part, "sha256": np.asarray(["b"], dtype="U64")})
+    cache = _FeatureCache(folder, ["pooled"])
+    assert cache.has_all(["a"]) and not cache.has_all(["b"])
+    assert clear_cache(tmp_path) == 1 and in_flight.exists()

@@ -19,8 +19,10 @@ from artsig.retrieval import (  # noqa: E402
     ablation_configs,
     cluster_link_report,
     cluster_signatures,
+    clustering_scores,
     compound_hinge_loss,
     evaluate_retrieval,
+    link_scores,
     make_deterministic,
     summarize_clusters,
     train_signature_model,
@@ -172,6 +174,13 @@ def test_clusters_scored_against_links():
     labels = np.array([0, 0, 1, 1, 0, -1])
     summary = summarize_clusters(cluster_link_report(labels, catalog, truth, known), labels)
     assert summary["pairs"] == 4 and summary["pair precision"] == pytest.approx(1 / 4)
+    # the same numbers in the long score table, plus NMI / ARI against the link families
+    long = link_scores(labels, catalog, truth, known, clustering="x")
+    assert set(long["kind"]) == {"links", "external"} and (long["clustering"] == "x").all()
+    assert long[long["kind"] == "links"].set_index("metric")["value"].to_dict() == pytest.approx(summary)
+    assert set(long.loc[long["kind"] == "external", "label"]) == {"family"}
+    perfect = clustering_scores(np.array([0, 0, 0, 1, 1, -1]), catalog, truth, known)
+    assert perfect["family NMI"] == pytest.approx(1.0) and perfect["family ARI"] == pytest.approx(1.0) and perfect["clusters"] == 2
     # two tight bundles of directions and one stray (signatures are compared after L2 normalisation)
     points = np.array([[1, 0, 0], [1, 0.01, 0], [1, 0, 0.01], [0, 1, 0], [0, 1, 0.01], [0.01, 1, 0], [0, 0, 1]], dtype=float)
     for method in ("optics", "hdbscan"):

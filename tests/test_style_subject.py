@@ -72,3 +72,20 @@ def test_build_and_evaluate_prefers_style_after_erasure():
     assert t.loc["pooled - genre (LEACE)", "nmi_style"] > t.loc["pooled", "nmi_style"]
     assert t.loc["pooled - genre (LEACE)", "probe_genre"] < t.loc["pooled", "probe_genre"]
     assert {"nmi_style", "nmi_genre", "style_minus_genre", "probe_style"} <= set(table.columns)
+
+
+def test_cached_representations_are_identical_and_not_rebuilt(tmp_path, monkeypatch):
+    X, cat = toy()
+    feats = {"efficientnet_lite0": X, "gram": X[:, 2:] + 0.0, "channel_stats": X[:, 2:4]}
+    fresh = S.build_representations(feats, cat["genre"], n_components=5, cache_dir=tmp_path)
+    monkeypatch.setattr(S, "erase_linear", None)  # a cache hit builds nothing: calling it would fail
+    again = S.build_representations(feats, cat["genre"], n_components=5, cache_dir=tmp_path)
+    assert list(again) == list(fresh)
+    for name, Z in fresh.items():
+        np.testing.assert_array_equal(Z, again[name])
+        assert Z.dtype == again[name].dtype
+    monkeypatch.undo()
+    np.testing.assert_array_equal(fresh["pooled"], S.build_representations(feats, cat["genre"], n_components=5)["pooled"])
+    monkeypatch.setattr(S, "erase_linear", None)
+    with pytest.raises(TypeError):  # other subject labels: built again
+        S.build_representations(feats, cat["style"], n_components=5, cache_dir=tmp_path)

@@ -296,8 +296,41 @@ def mark_skipped(path: Path, reason: str) -> None:
     nbformat.write(nb, str(path))
 
 
+CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
+
+
+def strip_check_markers(path: Path) -> int:
+    """Remove the ``# NBVAL_CHECK_OUTPUT`` lines from an executed chapter's code cells (the
+    marker is for nbval, not the reader); the references in notebooks/ keep theirs. Returns
+    how many cells changed."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    changed = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        lines = cell.source.splitlines()
+        kept = [line for line in lines if line.strip() != CHECK_MARKER]
+        if len(kept) != len(lines):
+            cell.source = "\n".join(kept)
+            changed += 1
+    if changed:
+        nbformat.write(nb, str(path))
+    return changed
+
+
+def prepare_pages(root: Path) -> list[Path]:
+    """Turn the executed chapters in book/chapters into the book's pages (markers stripped)."""
+    pages = sorted((root / CHAPTERS_DIR).glob("*.ipynb"))
+    for page in pages:
+        strip_check_markers(page)
+    return pages
+
+
 def build_html(root: Path, log=print) -> Path:
     """Build the Jupyter Book (HTML) from the executed chapters; return the index page."""
+    prepare_pages(root)
     exe = Path(sys.executable).parent / "jupyter-book"
     command = [str(exe) if exe.exists() else "jupyter-book", "build", str(root), "--builder", "html"]
     log("[artsig] building the book: " + " ".join(command[1:3]))

@@ -10,7 +10,6 @@ name that is not UTF-8) and exact duplicates are listed there too, with ``action
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -20,8 +19,9 @@ from stat import S_ISREG
 import numpy as np
 import pandas as pd
 
+from artsig import store
 from artsig.images import IMAGE_SUFFIXES, ImageError, read_image
-from artsig.locks import atomic_write, file_lock
+from artsig.locks import file_lock
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +71,8 @@ def label_columns(catalog: pd.DataFrame, categorical_only: bool = False) -> list
 
 
 def sha256_of(path: str | os.PathLike) -> str:
-    """The SHA-256 of a file's bytes: the image's identity for caches and duplicate checks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """The SHA-256 of a file's bytes: the image's identity for caches and duplicate checks (:func:`artsig.store.file_digest`)."""
+    return store.file_digest(path)
 
 
 def readable_name(text: str) -> str:
@@ -96,14 +92,11 @@ def is_utf8_name(text: str) -> bool:
 def name_alias(path: Path, folder: Path) -> Path:
     """A symbolic link with a UTF-8 name to a file whose name is not UTF-8 (created once, atomically)."""
     folder.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256(os.fsencode(path)).hexdigest()[:12]
+    digest = store.fingerprint(os.fsencode(path), length=12)
     stem = re.sub(r"[^\w.-]+", "_", readable_name(path.stem)).strip("_") or "image"
     alias = folder / f"{stem}-{digest}{readable_name(path.suffix).lower()}"
     if not (alias.is_symlink() and os.readlink(alias) == os.fsdecode(path)):
-        tmp = folder / f".{alias.name}.{os.getpid()}.tmp"
-        tmp.unlink(missing_ok=True)
-        os.symlink(path, tmp)
-        os.replace(tmp, alias)
+        store.atomic_symlink(path, alias)
     return alias
 
 
@@ -135,7 +128,7 @@ def _load_scan_cache(cache_file: Path | None) -> dict[str, tuple]:
 def _write_scan_cache(cache_path: Path, rows: list[tuple]) -> None:
     """Write this scan's rows to the cache file, atomically and under its lock."""
     frame = pd.DataFrame(rows, columns=["path", "mtime_ns", "size", "width", "height", "sha256", "notes"])
-    atomic_write(cache_path, lambda tmp: frame.to_parquet(tmp, index=False))
+    store.save_frame(cache_path, frame)
 
 
 def _check_file(path: Path, root_path: Path | None) -> tuple[str, str] | None:

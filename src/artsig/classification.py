@@ -39,6 +39,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from artsig import store
 from artsig.balancing import balance
 from artsig.catalog import CatalogError, label_columns
 from artsig.images import load_array, load_image
@@ -94,7 +95,9 @@ def resolve_labels(catalog: pd.DataFrame, label: str = "genre", transfer_label: 
     column; ``transfer_label`` becomes None when the catalog lacks it (the transfer step is
     then skipped). ``notes`` says what was changed, in words.
     """
-    available = [c for c in label_columns(catalog, categorical_only=True) if catalog[c].nunique() >= 2]
+    from artsig.scoring import label_names
+
+    available = label_names(catalog, label_columns(catalog, categorical_only=True))  # the one label rule, on the categorical columns
     notes = []
     if label not in available:
         if not available:
@@ -497,28 +500,13 @@ def _read_fit_checkpoint(path, model) -> dict | None:
 
 
 def _write_pickle(path, obj) -> None:
-    import pickle
-
-    from artsig.locks import atomic_write
-
-    def write(tmp):
-        with open(tmp, "wb") as fh:
-            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
-
-    atomic_write(path, write)
+    """Pickle ``obj`` to ``path`` through the store (atomic, under the file's lock)."""
+    store.save_pickle(path, obj)
 
 
 def _read_pickle(path):
-    import pickle
-
-    path = Path(path)
-    if not path.is_file():
-        return None
-    try:
-        with open(path, "rb") as fh:
-            return pickle.load(fh)
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ValueError):  # a damaged cache file is redone
-        return None
+    """The object pickled at ``path``; None when missing or damaged (the row is then redone)."""
+    return store.load_pickle(path)
 
 
 def features(trunk, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
@@ -712,25 +700,15 @@ def train_row(
 ROW_CACHE_VERSION = 1
 
 
-def _weights_digest(h, model) -> None:
-    for w in model.get_weights():
-        w = np.ascontiguousarray(w)
-        h.update(f"{w.dtype}{w.shape}".encode())
-        h.update(w.tobytes())
-
-
 def row_key(data: dict, model: str, training: str, lr: float | None, epochs: int, patience: int, head_epochs: int, head_patience: int,
             batch_size: int, seed: int, pretrained: bool, init: dict | None = None) -> str:
     """The fingerprint of one row: prepared pixels, labels and split, the recipe, every training
     parameter, the starting weights, the thread count and the library versions."""
-    import hashlib
-
     import keras
     import tensorflow as tf
 
     from artsig import determinism
 
-    h = hashlib.sha256()
     params = {
         "version": ROW_CACHE_VERSION, "model": model, "training": training, "lr": lr, "epochs": epochs, "patience": patience,
         "head_epochs": head_epochs, "head_patience": head_patience, "batch_size": batch_size, "seed": seed, "pretrained": bool(pretrained),
@@ -739,15 +717,8 @@ def row_key(data: dict, model: str, training: str, lr: float | None, epochs: int
         "keras": keras.__version__, "tensorflow": tf.__version__, "threads": determinism.threads(), "pinned": determinism.pinning_enabled(),
         "init": None if init is None else sorted(k for k, v in init.items() if v is not None),
     }
-    h.update(json.dumps(params, sort_keys=True, default=str).encode())
-    for array in (data["x"], data["y"]):
-        array = np.ascontiguousarray(array)
-        h.update(f"{array.dtype}{array.shape}".encode())
-        h.update(array.tobytes())
-    for part in ("trunk", "head"):
-        if init is not None and init.get(part) is not None:
-            _weights_digest(h, init[part])
-    return h.hexdigest()[:24]
+    weights = [init[part].get_weights() for part in ("trunk", "head") if init is not None and init.get(part) is not None]
+    return store.fingerprint(params, data["x"], data["y"], weights, length=24)
 
 
 def _save_row(folder: Path, result: dict) -> None:
@@ -983,7 +954,7 @@ def save_study(study: dict, folder: str | os.PathLike, task: str) -> dict:
     models.mkdir(parents=True, exist_ok=True)
     best = study["results"][study["best"]]
     target = models / f"{task}.keras"
-    best["model"].save(target)
+    store.atomic_write(target, best["model"].save, lock=False)  # a reader (predict) never loads half a model
     meta = {
         "task": task,
         "label": study["data"]["label"],
@@ -992,7 +963,7 @@ def save_study(study: dict, folder: str | os.PathLike, task: str) -> dict:
         "input_size": int(study["data"]["input_size"]),
         "resize_mode": RESIZE_MODE,
     }
-    (models / f"{task}.json").write_text(json.dumps(meta, indent=2))
+    store.atomic_write(models / f"{task}.json", lambda tmp: tmp.write_text(json.dumps(meta, indent=2)), lock=False)
     return {"model": target, "meta": models / f"{task}.json"}
 
 

@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 
 from . import metrics as M
+from . import scoring, store
+from .scoring import date_buckets, label_frame
 
 __all__ = [
     "METHODS",
@@ -42,53 +44,12 @@ __all__ = [
     "composition",
     "influences",
     "most_mixed",
-    "fingerprint",
     "representatives",
 ]
 
 METHODS = ("kmeans", "gmm", "optics", "hdbscan", "agglomerative")
-CACHE_VERSION = "1"  # bump when a method's numbers change
+CACHE_VERSION = "2"  # bump when a method's numbers or a stored table's columns change
 SIZE_LIMITS = {"optics": 2000, "agglomerative": 20000, "hdbscan": 200000}
-
-
-def fingerprint(*parts) -> str:
-    """A short hash of arrays, frames and plain values: the key of a cached result."""
-    import hashlib
-    import json
-
-    h = hashlib.sha256(CACHE_VERSION.encode())
-    for part in parts:
-        if isinstance(part, np.ndarray) and part.dtype == object:
-            h.update("\x1f".join(map(str, part.ravel().tolist())).encode())
-        elif isinstance(part, np.ndarray):
-            arr = np.ascontiguousarray(part)
-            h.update(f"{arr.dtype}{arr.shape}".encode())
-            h.update(arr.tobytes())
-        elif isinstance(part, pd.DataFrame):
-            h.update(pd.util.hash_pandas_object(part.astype(str), index=False).to_numpy().tobytes())
-            h.update(",".join(map(str, part.columns)).encode())
-        elif isinstance(part, Mapping):
-            for key in sorted(part):
-                h.update(str(key).encode())
-                h.update(fingerprint(part[key]).encode())
-        else:
-            h.update(json.dumps(part, sort_keys=True, default=str).encode())
-        h.update(b"|")
-    return h.hexdigest()[:16]
-
-
-def _cache_path(cache_dir, kind: str, key: str, suffix: str):
-    from pathlib import Path
-
-    folder = Path(cache_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{kind}-{key}{suffix}"
-
-
-def _atomic(path, write) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def prepare(X: np.ndarray, n_components: int | None = 50, seed: int = 0, standardize: bool = True) -> np.ndarray:
@@ -114,14 +75,13 @@ def prepare(X: np.ndarray, n_components: int | None = 50, seed: int = 0, standar
 
 
 def k_scan(Z: np.ndarray, k_values: Iterable[int] = range(2, 13), seed: int = 0, n_init: int = 1) -> pd.DataFrame:
-    """KMeans for every k: ``k, inertia, silhouette`` (the elbow and silhouette plots)."""
-    from sklearn.cluster import KMeans
-
+    """KMeans for every k: ``k, inertia, silhouette`` (the elbow and silhouette plots; the cheap
+    ``kmeans_scan`` setting of :data:`artsig.scoring.SETTINGS`)."""
     rows = []
     for k in k_values:
         if k >= len(Z):
             break
-        km = KMeans(n_clusters=int(k), n_init=n_init, random_state=seed).fit(Z)
+        km = scoring.clusterer("kmeans_scan", int(k), seed=seed, n_init=n_init).fit(Z)
         rows.append(dict(k=int(k), inertia=float(km.inertia_), silhouette=M.silhouette(Z, km.labels_, seed=seed)))
     return pd.DataFrame(rows)
 
@@ -149,10 +109,7 @@ def pick_k(scan: pd.DataFrame) -> dict[str, int]:
 
 def gmm_fit(Z: np.ndarray, k: int, seed: int = 0, covariance_type: str = "diag") -> tuple[np.ndarray, np.ndarray]:
     """Gaussian mixture: hard labels and the responsibilities ``(N, k)`` (rows sum to 1)."""
-    from sklearn.mixture import GaussianMixture
-
-    gmm = GaussianMixture(n_components=int(k), covariance_type=covariance_type, random_state=seed, n_init=2, reg_covar=1e-4)
-    gmm.fit(Z)
+    gmm = scoring.clusterer("gmm", int(k), seed=seed, covariance_type=covariance_type).fit(Z)
     proba = gmm.predict_proba(Z)
     return proba.argmax(1), proba
 
@@ -182,10 +139,9 @@ def cluster(
     """Cluster labels (``-1`` = noise) of the rows of ``Z`` by one of :data:`METHODS`.
 
     ``k`` is needed by kmeans, gmm and agglomerative; density methods pick their own number.
-    ``max_points`` / ``subsample`` control the size guard (defaults in :data:`SIZE_LIMITS`).
+    ``max_points`` / ``subsample`` control the size guard (defaults in :data:`SIZE_LIMITS`);
+    each method's settings are those of :data:`artsig.scoring.SETTINGS`.
     """
-    from sklearn.cluster import HDBSCAN, OPTICS, AgglomerativeClustering, KMeans
-
     Z = np.asarray(Z)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
@@ -197,18 +153,11 @@ def cluster(
     if limit is not None:
         rows = np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
     Zfit = Z[rows]
-    mcs = min_cluster_size or max(5, len(Zfit) // 100)
-    if method == "kmeans":
-        labels = KMeans(n_clusters=int(k), n_init=3, random_state=seed).fit_predict(Zfit)
-    elif method == "gmm":
-        labels, _ = gmm_fit(Zfit, int(k), seed)
-    elif method == "agglomerative":
-        labels = AgglomerativeClustering(n_clusters=int(k), linkage="ward").fit_predict(Zfit)
-    elif method == "optics":
-        labels = OPTICS(min_samples=mcs, xi=0.05, min_cluster_size=mcs).fit_predict(Zfit)
+    if method == "gmm":
+        labels = np.asarray(gmm_fit(Zfit, int(k), seed)[0], dtype=int)
     else:
-        labels = HDBSCAN(min_cluster_size=mcs, min_samples=5, copy=True).fit_predict(Zfit)
-    labels = np.asarray(labels, dtype=int)
+        density = {"min_cluster_size": min_cluster_size} if method in ("optics", "hdbscan") else {}
+        labels = scoring.fit_partition(Zfit, method, k=k, seed=seed, **density)
     if limit is None:
         return labels
     from sklearn.neighbors import NearestNeighbors
@@ -238,36 +187,6 @@ def prepare_for(name: str, X: np.ndarray, n_components: int | None = 50, seed: i
     return prepare(X, n_components=n_components, seed=seed, standardize=_standardize_for(name, "auto"))
 
 
-def date_buckets(dates: pd.Series, n: int = 4) -> pd.Series:
-    """Periods from years: ``n`` quantile buckets named by their year span (``"1871-1902"``)."""
-    years = pd.to_numeric(pd.Series(dates), errors="coerce")
-    known = years.dropna()
-    if known.nunique() < 2:
-        return pd.Series([None] * len(years), index=years.index, dtype=object)
-    edges = np.unique(np.quantile(known, np.linspace(0, 1, n + 1)).round())
-    bucket = pd.cut(years, edges, include_lowest=True, duplicates="drop")
-    names = {iv: f"{int(np.ceil(iv.left)) if i else int(edges[0])}-{int(iv.right)}" for i, iv in enumerate(bucket.cat.categories)}
-    return bucket.map(names).astype(object).where(years.notna(), None)
-
-
-def label_frame(catalog: pd.DataFrame, columns: Sequence[str] | None = None, n_periods: int = 4) -> pd.DataFrame:
-    """The categorical labels clusters are compared with: style, genre, artist, period (from date).
-
-    Only columns the catalog has (and that have at least two classes) are kept.
-    """
-    wanted = list(columns) if columns is not None else ["style", "genre", "artist", "period"]
-    out = {}
-    for col in wanted:
-        if col == "period":
-            if "date" in catalog.columns:
-                out["period"] = date_buckets(catalog["date"], n_periods).to_numpy()
-        elif col in catalog.columns:
-            out[col] = catalog[col].astype(object).where(catalog[col].notna(), None).to_numpy()
-    frame = pd.DataFrame(out, index=catalog.index)
-    keep = [c for c in frame.columns if frame[c].dropna().nunique() >= 2]
-    return frame[keep].reset_index(drop=True)
-
-
 def compare(
     features: Mapping[str, np.ndarray],
     catalog: pd.DataFrame,
@@ -287,8 +206,9 @@ def compare(
 
     Returns three tidy tables:
 
-    - ``scores``: ``extractor, method, k, n_clusters, noise, metric, label, value`` (``label`` is
-      empty for internal metrics; external ones have one row per label column);
+    - ``scores``: ``extractor, method, k, metric, kind, label, value, n_clusters, noise``
+      (:func:`artsig.scoring.score_partition`'s long table: ``label`` is None for internal
+      metrics; external ones have one row per label column);
     - ``assignments``: ``image_id`` plus one column ``"<extractor>/<method>"`` of cluster ids;
     - ``scans``: the k scans, ``extractor, k, inertia, silhouette`` (+ the chosen ks).
 
@@ -307,9 +227,9 @@ def compare(
     paths = None
     if cache_dir is not None:
         std_key = {n: _standardize_for(n, standardize) for n in features}
-        key = fingerprint(dict(features), labels, catalog["image_id"].astype(str).to_numpy(), list(methods), k, k_values,
+        key = store.fingerprint(CACHE_VERSION, dict(features), labels, catalog["image_id"].astype(str).to_numpy(), list(methods), k, k_values,
                           n_components, seed, dict(max_points or {}), subsample, std_key)
-        paths = [_cache_path(cache_dir, f"compare-{part}", key, ".parquet") for part in ("scores", "assignments", "scans")]
+        paths = [store.cache_path(cache_dir, f"compare-{part}", key, ".parquet") for part in ("scores", "assignments", "scans")]
         if all(p.exists() for p in paths):
             return tuple(pd.read_parquet(p) for p in paths)  # type: ignore[return-value]
     rows, scans = [], []
@@ -320,7 +240,7 @@ def compare(
         if len(X) != len(catalog):
             raise ValueError(f"features {name!r} have {len(X)} rows but the catalog has {len(catalog)}")
         if paths is not None:  # a run killed part-way resumes after the last finished feature set
-            parts[name] = [_cache_path(cache_dir, f"compare-part-{part}", fingerprint(key, name), ".parquet") for part in ("rows", "assign", "scan")]
+            parts[name] = [store.cache_path(cache_dir, f"compare-part-{part}", store.fingerprint(key, name), ".parquet") for part in ("rows", "assign", "scan")]
             if all(p.exists() for p in parts[name]):
                 done_rows, done_assign, done_scan = (pd.read_parquet(p) for p in parts[name])
                 rows.extend(done_rows.to_dict("records"))
@@ -338,39 +258,28 @@ def compare(
             lim = (max_points or {}).get(method)
             lab = cluster(Z, method, k=k_used, seed=seed, max_points=lim, subsample=subsample)
             assign[f"{name}/{method}"] = lab
-            n_clusters = len(set(lab.tolist()) - {-1})
-            base = dict(extractor=name, method=method, k=k_used if method in ("kmeans", "gmm", "agglomerative") else np.nan,
-                        n_clusters=n_clusters, noise=float((lab == -1).mean()))
-            for metric, value in M.internal_metrics(Z, lab, seed=seed).items():
-                rows.append({**base, "metric": metric, "label": "", "value": value})
-            for col in labels.columns:
-                for metric, value in M.external_metrics(labels[col].to_numpy(), lab).items():
-                    rows.append({**base, "metric": metric, "label": col, "value": value})
+            base = dict(extractor=name, method=method, k=k_used if method in ("kmeans", "gmm", "agglomerative") else np.nan)
+            rows.extend(scoring.score_partition(lab, Z, labels, seed=seed, **base).to_dict("records"))
             bar.update(1)
         if paths is not None:
             done = (pd.DataFrame(rows[first_row:]), pd.DataFrame({f"{name}/{m}": assign[f"{name}/{m}"] for m in methods}), scans[-1])
             for frame, path in zip(done, parts[name]):
-                _atomic(path, lambda tmp, frame=frame: frame.to_parquet(tmp, index=False))
+                store.save_frame(path, frame)
     bar.close()
     scan_table = pd.concat(scans, ignore_index=True)[["extractor", "k", "inertia", "silhouette", "k_elbow", "k_silhouette"]]
     result = (pd.DataFrame(rows), pd.DataFrame(assign), scan_table)
     if paths is not None:
         for frame, path in zip(result, paths):
-            _atomic(path, lambda tmp, frame=frame: frame.to_parquet(tmp, index=False))
+            store.save_frame(path, frame)
         for path in (p for group in parts.values() for p in group):
             path.unlink(missing_ok=True)  # the whole result is stored; the per-feature-set parts are not needed
     return result
 
 
 def summary_wide(scores: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:
-    """The scores as one row per (extractor, method), a column per metric (``nmi_style`` ...)."""
-    s = scores.copy()
-    s["column"] = np.where(s["label"] == "", s["metric"], s["metric"] + "_" + s["label"])
-    wide = s.pivot_table(index=["extractor", "method"], columns="column", values="value", sort=False)
-    meta = scores.groupby(["extractor", "method"], sort=False)[["n_clusters", "noise"]].first()
-    internal = [c for c in M.INTERNAL if c in wide.columns]
-    external = [c for c in wide.columns if c not in internal]
-    return meta.join(wide[internal + external]).round(decimals)
+    """The scores as one row per (extractor, method), a column per metric (``nmi_style`` ...):
+    :func:`artsig.scoring.wide` of :func:`compare`'s long table."""
+    return scoring.wide(scores, ["extractor", "method"], meta=["n_clusters", "noise"], decimals=decimals)
 
 
 def embed_2d(
@@ -389,12 +298,9 @@ def embed_2d(
     if method not in ("umap", "tsne"):
         raise ValueError(f"method must be 'umap' or 'tsne', got {method!r}")
     if cache_dir is not None:
-        path = _cache_path(cache_dir, f"embed-{method}", fingerprint(np.asarray(Z), method, seed, n_neighbors, perplexity, max_iter), ".npy")
-        if path.exists():
-            return np.load(path)
-        E = embed_2d(Z, method, seed, n_neighbors, perplexity, max_iter)
-        _atomic(path, lambda tmp: np.save(open(tmp, "wb"), E))
-        return E
+        key = store.fingerprint(CACHE_VERSION, np.asarray(Z), method, seed, n_neighbors, perplexity, max_iter)
+        path = store.cache_path(cache_dir, f"embed-{method}", key, ".npy")
+        return store.cached(path, lambda: embed_2d(Z, method, seed, n_neighbors, perplexity, max_iter))
     if method == "umap":
         from .torch_compat import import_umap
 

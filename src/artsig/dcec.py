@@ -35,6 +35,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from . import store
+
 __all__ = [
     "ConvAutoencoder",
     "DenseAutoencoder",
@@ -46,10 +48,11 @@ __all__ = [
     "reconstruct",
     "cluster_all",
     "score",
+    "internal_table",
+    "external_table",
     "composition",
     "claim_check",
     "verdict",
-    "study_labels",
     "resize_images",
     "DCEC",
     "DEC",
@@ -57,6 +60,7 @@ __all__ = [
     "subsample",
     "kmeans",
     "CLUSTERING_METHODS",
+    "fit_cached",
 ]
 
 CLUSTERING_METHODS = ("DCEC", "CAE+KMeans", "DEC", "EfficientNet+KMeans")
@@ -93,12 +97,13 @@ def subsample(catalog: pd.DataFrame, n: int | None, seed: int = 0) -> pd.DataFra
 
 
 def kmeans(embedding: np.ndarray, n_clusters: int, seed: int = 0, n_init: int = 20) -> tuple[np.ndarray, np.ndarray]:
-    """KMeans labels and centres of an embedding (seeded; the baseline and the centroid init)."""
-    from sklearn.cluster import KMeans
+    """KMeans labels and centres of an embedding (seeded; the baseline and the centroid init):
+    the ``kmeans_dcec`` setting of :data:`artsig.scoring.SETTINGS`."""
+    from artsig import scoring
 
     embedding = np.asarray(embedding, dtype=np.float64)
     _check_k(n_clusters, len(embedding))
-    model = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=seed).fit(embedding)
+    model = scoring.clusterer("kmeans_dcec", n_clusters, seed=seed, n_init=n_init).fit(embedding)
     return model.labels_.astype(np.int64), model.cluster_centers_
 
 
@@ -311,10 +316,14 @@ def pretrain_autoencoder(
     device: str = "auto",
     threads: int | None = 2,
     progress: bool = True,
+    cache_dir: str | os.PathLike | None = None,
 ):
     """Train an autoencoder on reconstruction (MSE, Adam, seeded shuffles); return (model, history).
 
     ``history`` has one row per epoch: ``phase="pretrain"``, ``epoch``, ``reconstruction``.
+    With ``cache_dir`` the trained weights and history are stored there, keyed by the network,
+    its starting weights, the images and every training parameter: a rerun loads them (the
+    same weights, bit for bit) instead of training again.
     """
     torch = _torch()
     from tqdm import tqdm
@@ -325,6 +334,16 @@ def pretrain_autoencoder(
         raise ValueError(f"epochs must be >= 0, got {epochs}")
     device = resolve_device(device)
     deterministic(seed, threads)
+    path = None
+    if cache_dir is not None:
+        key = _fit_key(type(model).__name__, model.config, _weights(model), np.asarray(X), epochs, batch_size, lr, seed, threads, device)
+        path = store.cache_path(cache_dir, f"pretrain-{type(model).__name__}", key, ".pt")
+        saved = store.load_torch(path)
+        if saved is not None:
+            model.load_state_dict(saved["state"])
+            if epochs:
+                model.train()
+            return model.cpu(), saved["history"]
     data = _as_tensor(X, model.config["image_size"])
     model.to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
@@ -346,7 +365,34 @@ def pretrain_autoencoder(
         rows.append({"phase": "pretrain", "epoch": epoch + 1, "reconstruction": total / len(data)})
         bar.set_postfix(mse=f"{rows[-1]['reconstruction']:.4f}")
     model.cpu()
-    return model, pd.DataFrame(rows, columns=["phase", "epoch", "reconstruction"])
+    history = pd.DataFrame(rows, columns=["phase", "epoch", "reconstruction"])
+    if path is not None:
+        store.save_torch(path, {"state": model.state_dict(), "history": history})
+    return model, history
+
+
+#: bump when a change to pretraining or to DCEC / DEC fitting makes their cached results stale
+FIT_CACHE_VERSION = "1"
+
+
+def _weights(module) -> dict[str, np.ndarray]:
+    """A network's parameters and buffers as arrays: the starting point a cache key reads."""
+    return {name: value.detach().cpu().numpy() for name, value in module.state_dict().items()}
+
+
+def _fit_key(*parts) -> str:
+    """The key of a cached training run: ``parts`` (the last one the device) plus what else decides
+    its last digits: torch's version, the device type, the kernel pinning and the CPUs this process
+    may use (so ``make kernel-check``, one CPU and other kernel paths, trains again instead of reading
+    what this machine stored)."""
+    from artsig import determinism
+
+    torch = _torch()
+    *parts, device = parts
+    pinned = determinism.pinned_environment()
+    kernels = pinned if determinism.pinning_enabled() else {name: os.environ.get(name) for name in pinned}
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return store.fingerprint(FIT_CACHE_VERSION, torch.__version__, torch.device(device).type, kernels, cpus, *parts, length=20)
 
 
 # --- estimators -------------------------------------------------------------------------------
@@ -535,20 +581,14 @@ class _EmbeddedClustering:
         return {**{k: getattr(self, k) for k in keys}, **self.network}
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the fitted model (weights, centroids, parameters, history) to one file."""
-        torch = _torch()
+        """Write the fitted model (weights, centroids, parameters, history) to one file, atomically."""
         self._check_fitted()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         state = {
             "class": type(self).__name__, "params": self.get_params(), "network": self.autoencoder_.config,
             "autoencoder": self.autoencoder_.state_dict(), "centers": self.cluster_centers_,
             "history": self.history_.to_dict("list"), "labels": self.labels_, "n_iter": self.n_iter_, "converged": self.converged_,
         }
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-        return path
+        return store.save_torch(path, state)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "_EmbeddedClustering":
@@ -618,15 +658,38 @@ class DEC(_EmbeddedClustering):
 # --- the chapter's study: every method, every k, scored in its own and in a common space --------
 
 
-def study_labels(catalog: pd.DataFrame, extra: Sequence[str] = ()) -> list[str]:
-    """The categorical labels to compare clusters with: style, genre and artist, then the
-    ``extra`` columns (e.g. the benchmark's ``palette``), keeping those the catalog has with
-    at least two classes (a user's collection without them gets fewer or none)."""
-    from artsig.catalog import label_columns
+def fit_cached(model: "_EmbeddedClustering", X, cache_dir: str | os.PathLike | None = None) -> "_EmbeddedClustering":
+    """``model.fit(X)``, or, with ``cache_dir``, the stored result of the same fit (same class,
+    parameters, starting autoencoder weights, images, threads, device type and torch version):
+    the fitted attributes come back bit for bit, so a rerun skips the training."""
+    from artsig.devices import resolve_device
 
-    have = label_columns(catalog, categorical_only=True)
-    wanted = [c for c in ("style", "genre", "artist") if c in have] + [c for c in extra if c in catalog]
-    return [c for c in dict.fromkeys(wanted) if catalog[c].nunique(dropna=True) >= 2]
+    if cache_dir is None:
+        return model.fit(X)
+    deterministic(model.seed, model.threads)  # as fit does first: the key then reads this fit's thread count
+    start = model._pretrained
+    params = {k: v for k, v in model.get_params().items() if k not in ("autoencoder", "device", "threads", "progress")}
+    X = np.asarray(X)
+    key = _fit_key(type(model).__name__, params, None if start is None else _weights(start), X, model.threads, resolve_device(model.device))
+    path = store.cache_path(cache_dir, f"fit-{type(model).__name__.lower()}-k{model.n_clusters}", key, ".pt")
+    saved = store.load_torch(path)
+    if saved is None:
+        model.fit(X)
+        store.save_torch(path, {
+            "autoencoder": model.autoencoder_.state_dict(), "centers": model.cluster_centers_, "history": model.history_,
+            "labels": model.labels_, "n_iter": model.n_iter_, "converged": model.converged_, "init_labels": model.init_labels_,
+            "embedding": model.embedding_,
+        })
+        return model
+    autoencoder = copy.deepcopy(start) if start is not None else model._new_autoencoder()
+    autoencoder.load_state_dict(saved["autoencoder"])
+    autoencoder.cpu().eval()
+    _, _, Layer = _modules()
+    model.autoencoder_ = autoencoder
+    model.clustering_layer_ = Layer(model.n_clusters, model.embedding_dim, model.alpha, saved["centers"])
+    model.n_iter_, model.converged_, model.init_labels_ = saved["n_iter"], saved["converged"], saved["init_labels"]
+    model.history_, model.embedding_, model.labels_ = saved["history"], saved["embedding"], saved["labels"]
+    return model
 
 
 def cluster_all(
@@ -642,6 +705,7 @@ def cluster_all(
     progress: bool = True,
     keep_models: Sequence[int] = (),
     dense_images: np.ndarray | None = None,
+    cache_dir: str | os.PathLike | None = None,
     **fit_params,
 ) -> dict:
     """Run the four methods for every ``k`` on the same images.
@@ -650,7 +714,8 @@ def cluster_all(
     ``dense_autoencoder`` are pretrained once and shared by every ``k`` (each fit works on a
     copy). ``dense_images`` are the same images at DEC's input size (resized from ``images``
     when not given). ``fit_params`` go to :class:`DCEC` and :class:`DEC` (``max_iter``, ``update_interval``,
-    ``tol``, ``batch_size``, ``lr``, ``gamma`` for DCEC only as ``dcec_gamma``).
+    ``tol``, ``batch_size``, ``lr``, ``gamma`` for DCEC only as ``dcec_gamma``). With ``cache_dir``
+    each DCEC / DEC fit is stored there and a rerun loads it (:func:`fit_cached`).
 
     Returns ``{"assignments": DataFrame(image_id, method, k, cluster), "embeddings":
     {(method, k): array}, "history": DataFrame(method, k, phase, iteration, kl, reconstruction,
@@ -689,7 +754,7 @@ def cluster_all(
         results = {}
         for name, model in deep.items():
             pixels = images if name == "DCEC" else dense_pixels
-            model.fit(pixels)
+            fit_cached(model, pixels, cache_dir)
             results[name] = (model.labels_, model.embedding_)
             histories.append(model.history_.assign(method=name, k=k))
             fits.append({"method": name, "k": k, "n_iter": model.n_iter_, "converged": model.converged_})
@@ -722,39 +787,56 @@ def resize_images(images: np.ndarray, size: int) -> np.ndarray:
     return np.stack([np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR)) for img in images])
 
 
-def score(assignments: pd.DataFrame, embeddings: dict, common: np.ndarray, catalog: pd.DataFrame, labels: Sequence[str] | None = None, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Internal scores in each method's own space and in the common space, and agreement with labels.
+def score(assignments: pd.DataFrame, embeddings: dict, common: np.ndarray, catalog: pd.DataFrame, labels: Sequence[str] | None = None,
+          seed: int = 0) -> pd.DataFrame:
+    """Every clustering scored in its own space, in the common space and against the labels.
 
-    Returns ``(internal, external)``: ``internal`` has one row per (method, k, space) with
-    silhouette, Davies-Bouldin and Calinski-Harabasz; ``external`` one row per (method, k, label)
-    with NMI, ARI and purity. ``catalog`` rows must be those of the assignments (by ``image_id``).
+    :func:`artsig.scoring.score_partition`'s long table with ids ``method, k, space``
+    (``space`` is ``"own"`` or ``"common"`` for internal metrics, None for external ones);
+    :func:`internal_table` and :func:`external_table` are its two wide views. ``labels``
+    default to :func:`artsig.scoring.label_names` of style, genre and artist; ``catalog``
+    rows must be those of the assignments (by ``image_id``).
     """
-    from artsig import metrics
+    from sklearn.metrics import pairwise_distances
 
-    labels = study_labels(catalog) if labels is None else list(labels)
+    from artsig import scoring
+
+    labels = scoring.label_names(catalog, ("style", "genre", "artist")) if labels is None else list(labels)
     missing = [c for c in labels if c not in catalog]
     if missing:
         raise ValueError(f"labels {missing} are not columns of the catalog; it has {list(catalog.columns)}")
-    from sklearn.metrics import pairwise_distances
-
     by_id = catalog.set_index(catalog["image_id"].astype(str))
     common = np.asarray(common, dtype=np.float64)
     # one distance matrix serves every silhouette in the common space (the costly part)
     common_distances = pairwise_distances(common) if len(common) <= 5000 else None
-    internal, external = [], []
+    runs = []
     for (method, k), part in assignments.groupby(["method", "k"], sort=False):
         cluster = part["cluster"].to_numpy()
-        truth = by_id.loc[part["image_id"].astype(str)]
-        for space, X in (("own", embeddings[(method, k)]), ("common", common)):
-            if space == "common" and common_distances is not None:
-                values = {"silhouette": metrics.silhouette(common_distances, cluster, sample_size=None, metric="precomputed"),
-                          "davies_bouldin": metrics.davies_bouldin(X, cluster), "calinski_harabasz": metrics.calinski_harabasz(X, cluster)}
-            else:
-                values = metrics.internal_metrics(X, cluster, seed=seed)
-            internal.append({"method": method, "k": k, "space": space, "n_clusters_found": int(len(np.unique(cluster))), **values})
-        for label in labels:
-            external.append({"method": method, "k": k, "label": label, **metrics.external_metrics(truth[label].to_numpy(), cluster)})
-    return pd.DataFrame(internal), pd.DataFrame(external, columns=["method", "k", "label", "nmi", "ari", "purity"])
+        truth = by_id.loc[part["image_id"].astype(str), labels].reset_index(drop=True)
+        ids = {"method": method, "k": k}
+        runs += [{"partition": cluster, "features": embeddings[(method, k)], **ids, "space": "own"},
+                 {"partition": cluster, "features": common, "distances": common_distances, **ids, "space": "common"},
+                 {"partition": cluster, "labels": truth if labels else None, **ids, "space": None}]
+    return scoring.score_many(runs, seed=seed)
+
+
+def internal_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """One row per (method, k, space): ``n_clusters_found`` and the internal metrics (a view of :func:`score`)."""
+    from artsig import scoring
+
+    part = scores[scores["kind"] == "internal"]
+    table = scoring.wide(part, ["method", "k", "space"], meta=["n_clusters"]).reset_index()
+    return table.rename(columns={"n_clusters": "n_clusters_found"})
+
+
+def external_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """One row per (method, k, label): NMI, ARI and purity (a view of :func:`score`)."""
+    from artsig import scoring
+
+    part = scores[scores["kind"] == "external"]
+    if part.empty:
+        return pd.DataFrame(columns=["method", "k", "label", "nmi", "ari", "purity"])
+    return scoring.wide(part, ["method", "k", "label"]).reset_index()[["method", "k", "label", "nmi", "ari", "purity"]]
 
 
 def composition(assignments: pd.DataFrame, catalog: pd.DataFrame, method: str, k: int, label: str) -> pd.DataFrame:

@@ -27,10 +27,7 @@ keyed by its input.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import threading
 import warnings
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -42,9 +39,9 @@ import numpy as np
 import pandas as pd
 
 from . import backbones as bb
+from . import store
 from .devices import resolve_device
 from .locks import file_lock
-from .paths import cache_dir as _cache_dir
 
 __all__ = [
     "EXTRACTORS",
@@ -78,11 +75,9 @@ class Runner:
     build: Callable[[str], Callable[[np.ndarray], dict[str, np.ndarray]]] | None = None
 
     def key(self, image_mode: str) -> str:
-        blob = json.dumps(
-            {"runner": self.name, "size": self.input_size, "mode": image_mode, "v": FEATURE_VERSION, **self.config},
-            sort_keys=True,
-        )
-        return f"{self.name}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
+        """The cache folder name of this runner: its name and a fingerprint of everything that changes its numbers."""
+        params = {"runner": self.name, "size": self.input_size, "mode": image_mode, "v": FEATURE_VERSION, **self.config}
+        return f"{self.name}-{store.fingerprint(params, length=12)}"
 
 
 def _gram_upper(fmap, torch) -> "torch.Tensor":
@@ -412,25 +407,19 @@ def available_extractors(names: Iterable[str] | None = None, weights: str | None
 
 def cache_folder(runner: str, data_dir: str | os.PathLike = "../data", weights: str | None = "imagenet", image_mode: str = "resize") -> Path:
     """The cache folder of one runner configuration (created if missing)."""
-    return _cache_dir(data_dir, "features") / _make_runner(runner, weights).key(image_mode)
+    return store.cache_dir(data_dir, "features") / _make_runner(runner, weights).key(image_mode)
 
 
 def clear_cache(data_dir: str | os.PathLike = "../data") -> int:
     """Delete every cached feature part under ``data_dir``; return how many files went."""
-    root = _cache_dir(data_dir, "features")
+    root = store.cache_dir(data_dir, "features")
     count = 0
     for part in [*root.glob("*/*.npz"), *root.glob("*/step-*.npy")]:
+        if part.name.startswith("."):  # another run's temporary file: its writer renames or removes it
+            continue
         part.unlink()
         count += 1
     return count
-
-
-def _atomic_savez(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Write an .npz so that readers see either nothing or the whole file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-    os.replace(tmp, path)
 
 
 class _FeatureCache:
@@ -444,7 +433,7 @@ class _FeatureCache:
         self.files: list[Path] = []
         folder.mkdir(parents=True, exist_ok=True)
         with file_lock(folder, shared=True):  # not while another run compacts the parts
-            for path in sorted(folder.glob("*.npz")):
+            for path in sorted(p for p in folder.glob("*.npz") if not p.name.startswith(".")):  # not another run's temporary file
                 try:
                     with np.load(path, allow_pickle=False) as z:
                         part = {k: z[k] for k in ("sha256", *self.outputs)}
@@ -463,11 +452,10 @@ class _FeatureCache:
         return all(s in self.index for s in shas)
 
     def write(self, batch_no: int, shas: Sequence[str], outputs: dict[str, np.ndarray]) -> None:
-        digest = hashlib.sha256("\0".join(shas).encode()).hexdigest()[:10]
-        path = self.folder / f"part-{batch_no:06d}-{digest}.npz"
+        path = self.folder / f"part-{batch_no:06d}-{store.fingerprint(list(shas), length=10)}.npz"
         arrays = {"sha256": np.asarray(list(shas), dtype="U64")}
         arrays.update({k: np.ascontiguousarray(outputs[k], dtype=np.float32) for k in self.outputs})
-        _atomic_savez(path, arrays)
+        store.save_arrays(path, arrays, lock=False)  # a part's name is unique to its batch: nobody else writes it
         self._add(arrays, path)
 
     def gather(self, output: str, shas: Sequence[str]) -> np.ndarray:
@@ -486,10 +474,9 @@ class _FeatureCache:
         merged = {"sha256": np.asarray(shas, dtype="U64")}
         for k in self.outputs:
             merged[k] = self.gather(k, shas)
-        digest = hashlib.sha256("\0".join(shas).encode()).hexdigest()[:10]
-        path = self.folder / f"merged-{len(shas):08d}-{digest}.npz"
+        path = self.folder / f"merged-{len(shas):08d}-{store.fingerprint(shas, length=10)}.npz"
         with file_lock(self.folder):  # two runs compacting at once each keep what they merged
-            _atomic_savez(path, merged)
+            store.save_arrays(path, merged, lock=False)
             for old in self.files:
                 if old != path:
                     old.unlink(missing_ok=True)
@@ -603,20 +590,9 @@ def _run(
 
 def _cached_step(ext: Extractor, X: np.ndarray, seed: int, folder: Path) -> np.ndarray:
     """A set-level step's result, stored next to the runner's cache and keyed by its input."""
-    digest = hashlib.sha256(f"{ext.name}|{seed}|{FEATURE_VERSION}|{X.shape}".encode())
-    digest.update(np.ascontiguousarray(X).tobytes())
-    path = folder / f"step-{ext.name}-{digest.hexdigest()[:16]}.npy"
-    if path.exists():
-        try:
-            return np.load(path)
-        except (OSError, ValueError):
-            pass
-    out = np.ascontiguousarray(ext.step(X, seed), dtype=np.float32)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as fh:
-        np.save(fh, out)
-    os.replace(tmp, path)
-    return out
+    key = store.fingerprint(ext.name, int(seed), FEATURE_VERSION, np.ascontiguousarray(X))
+    path = folder / f"step-{ext.name}-{key}.npy"
+    return store.cached(path, lambda: np.ascontiguousarray(ext.step(X, seed), dtype=np.float32))
 
 
 def extract_many(
@@ -655,7 +631,7 @@ def extract_many(
     runners, caches = [], []
     for rname in runner_names:
         runner = _make_runner(rname, weights)
-        cache = _FeatureCache(_cache_dir(data_dir, "features") / runner.key(image_mode), runner.outputs)
+        cache = _FeatureCache(store.cache_dir(data_dir, "features") / runner.key(image_mode), runner.outputs)
         if not cache.has_all(shas):
             ok, reason = _runner_status(rname, weights)
             if not ok:

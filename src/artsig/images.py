@@ -9,7 +9,6 @@ are refused with an ImageError, never PIL's DecompressionBombError.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import math
 import os
@@ -18,13 +17,13 @@ import threading
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from artsig.locks import atomic_write, file_lock
+from artsig import store
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
 RESIZE_MODES = ("letterbox", "resize", "center_crop")
@@ -319,14 +318,6 @@ def load_image(path: str | os.PathLike, size: int | Sequence[int] | None = None,
     return np.asarray(img, dtype=np.uint8)
 
 
-def _cache_key(parts: Iterable[str]) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part.encode())
-        digest.update(b"\0")
-    return digest.hexdigest()[:20]
-
-
 def thumbnail(path: str | os.PathLike, size: int = 128, cache_dir: str | os.PathLike | None = None) -> Path:
     """A JPEG thumbnail (longest side ``size``) cached on disk; returns its path.
 
@@ -337,11 +328,11 @@ def thumbnail(path: str | os.PathLike, size: int = 128, cache_dir: str | os.Path
     cache = Path(cache_dir) if cache_dir else Path(os.environ.get("ARTSIG_THUMBNAILS", Path.home() / ".cache" / "artsig" / "thumbnails"))
     cache.mkdir(parents=True, exist_ok=True)
     stat = path.stat()
-    target = cache / f"{_cache_key([str(path.resolve()), str(size), str(stat.st_mtime_ns)])}.jpg"
+    target = cache / f"{store.fingerprint(str(path.resolve()), int(size), int(stat.st_mtime_ns), length=20)}.jpg"
     if not target.exists():
         img = open_rgb(path)
         img.thumbnail((size, size), Image.BILINEAR)
-        atomic_write(target, lambda tmp: img.save(tmp, "JPEG", quality=88))
+        store.atomic_write(target, lambda tmp: img.save(tmp, "JPEG", quality=88))
     return target
 
 
@@ -364,16 +355,9 @@ def load_array(
     hashes = catalog["sha256"].astype(str).tolist() if "sha256" in catalog else catalog["path"].astype(str).tolist()
     if cache_dir is None:
         return _decode_all(catalog, width, height, mode, progress)
-    Path(cache_dir).mkdir(parents=True, exist_ok=True)
-    target = Path(cache_dir) / f"images-{width}x{height}-{mode}-{_cache_key(hashes)}.npy"
-    if target.exists():
-        return np.load(target)
-    with file_lock(target):  # a second run waits for the first, then reads its file
-        if target.exists():
-            return np.load(target)
-        out = _decode_all(catalog, width, height, mode, progress)
-        atomic_write(target, lambda tmp: np.save(tmp, out), lock=False)
-    return out
+    target = store.cache_path(cache_dir, f"images-{width}x{height}-{mode}", store.fingerprint(hashes, length=20), ".npy")
+    # a second run waits for the first, then reads its file
+    return store.cached(target, lambda: _decode_all(catalog, width, height, mode, progress))
 
 
 def _decode_all(catalog: pd.DataFrame, width: int, height: int, mode: str, progress: bool) -> np.ndarray:

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from artsig import store
+
 # (repeats, kernel, stride, expand ratio, input filters, output filters) of EfficientNet-Lite0
 LITE0_BLOCKS = (
     (1, 3, 1, 1, 32, 16),
@@ -155,9 +157,7 @@ def imagenet_weights_file(cache_dir: str | os.PathLike) -> Path:
         expected = sum(v.ndim > 0 and not k.endswith("num_batches_tracked") for k, v in state.items())
         if n != expected:
             raise RuntimeError(f"EfficientNet-Lite0 conversion copied {n} of {expected} tensors; the layer mapping is incomplete")
-        tmp = target.with_name(f"tmp-{os.getpid()}-{target.name}")  # two runs at once never share a temporary file
-        full.save_weights(tmp)
-        os.replace(tmp, target)
+        store.atomic_write(target, full.save_weights)  # Keras wants the ``.weights.h5`` ending: the temporary file keeps it
     return target
 
 

@@ -1,4 +1,4 @@
-"""File locks and atomic writes for caches that two runs may share.
+"""File locks for caches that two runs may share (atomic writes are :func:`artsig.store.atomic_write`).
 
 A cache file ``X`` is guarded by ``.locks/X.lock`` beside it (``fcntl.flock``: released by the kernel when a
 process dies, so a killed run never leaves a stale lock). Writers take it exclusively and
@@ -9,10 +9,9 @@ one, never half of one. Where ``fcntl`` does not exist (Windows) writes are stil
 from __future__ import annotations
 
 import os
-import threading
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 try:
     import fcntl
@@ -43,15 +42,10 @@ def file_lock(path: str | os.PathLike, shared: bool = False) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[Path], object], lock: bool = True) -> None:
-    """Call ``write(tmp)`` then rename ``tmp`` over ``path``, holding ``path``'s lock throughout
-    (``lock=False`` when the caller already holds it: a second flock in one process would wait forever)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp{path.suffix}")
-    with file_lock(path) if lock else nullcontext():
-        try:
-            write(tmp)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+def __getattr__(name: str):
+    """``artsig.locks.atomic_write`` is :func:`artsig.store.atomic_write` (it moved there; old imports keep working)."""
+    if name == "atomic_write":
+        from artsig.store import atomic_write
+
+        return atomic_write
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

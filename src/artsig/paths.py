@@ -29,10 +29,10 @@ def run_dir(dataset: str, results_root: str | os.PathLike = "../results", chapte
 
 
 def cache_dir(data_dir: str | os.PathLike = "../data", kind: str = "cache") -> Path:
-    """A cache folder under the data folder (``data/cache/<kind>``), created if missing."""
-    path = Path(data_dir) / "cache" / kind
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """A cache folder under the data folder (``data/cache/<kind>``), created if missing: :func:`artsig.store.cache_dir`."""
+    from artsig.store import cache_dir as store_cache_dir
+
+    return store_cache_dir(data_dir, kind)
 
 
 def display_path(path: str | os.PathLike, start: str | os.PathLike | None = None) -> str:

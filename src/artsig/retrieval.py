@@ -17,8 +17,6 @@ Main entry points: :class:`TrainConfig`, :func:`train_signature_model`,
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
 import os
 import time
@@ -30,6 +28,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from artsig import store
 from artsig.devices import resolve_device
 from artsig.links import components, positive_pairs, relevance_sets
 
@@ -273,14 +272,6 @@ def compound_hinge_loss(a, b, c, margin: float = 0.1, anchor_swap: bool = True, 
 # --- cached activations and signatures ------------------------------------------------------
 
 
-def _key(parts: Sequence[str]) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(str(part).encode())
-        digest.update(b"\0")
-    return digest.hexdigest()[:16]
-
-
 def _image_keys(catalog: pd.DataFrame) -> list[str]:
     return catalog["sha256"].astype(str).tolist() if "sha256" in catalog else catalog["path"].astype(str).tolist()
 
@@ -305,11 +296,11 @@ def trunk_activations(
     config = model.config
     target = None
     if cache_dir is not None:
-        Path(cache_dir).mkdir(parents=True, exist_ok=True)
-        key = _key([config.backbone, config.image_size, model.split, RESIZE_MODE, *_image_keys(catalog)])
-        target = Path(cache_dir) / f"activations-{config.backbone}-{config.image_size}px-b{model.split}-{key}.npy"
-        if target.exists():
-            return np.load(target)
+        key = store.fingerprint(config.backbone, config.image_size, model.split, RESIZE_MODE, _image_keys(catalog))
+        target = store.cache_path(cache_dir, f"activations-{config.backbone}-{config.image_size}px-b{model.split}", key, ".npy")
+        saved = store.load_array(target)
+        if saved is not None:
+            return saved
     device = next(model.parameters()).device
     paths = catalog["path"].tolist()
     chunks = []
@@ -321,9 +312,7 @@ def trunk_activations(
             chunks.append(model.bottom(x).to(torch.float16).cpu().numpy())
     out = np.concatenate(chunks)
     if target is not None:
-        tmp = target.with_name(target.name + ".tmp.npy")
-        np.save(tmp, out)
-        os.replace(tmp, target)
+        store.save_array(target, out)
     return out
 
 
@@ -456,12 +445,8 @@ def resume_path(target: Path) -> Path:
 
 
 def _torch_save(obj, target: Path) -> None:
-    """``torch.save`` through :func:`artsig.locks.atomic_write`: a reader sees the old file or the new one."""
-    import torch
-
-    from artsig.locks import atomic_write
-
-    atomic_write(target, lambda tmp: torch.save(obj, tmp))
+    """``torch.save`` through the store: a reader sees the old file or the new one."""
+    store.save_torch(target, obj)
 
 
 def _mine_triplets(pairs: np.ndarray, sigs: np.ndarray, comp: np.ndarray, pool_rows: np.ndarray, config: TrainConfig, rng: np.random.Generator) -> np.ndarray:
@@ -491,11 +476,11 @@ def _mine_triplets(pairs: np.ndarray, sigs: np.ndarray, comp: np.ndarray, pool_r
 def fingerprint(config: TrainConfig, catalog: pd.DataFrame, links: pd.DataFrame) -> str:
     """A key for a run: the config, the images and the training and validation links."""
     train = positive_pairs(links, "train")
-    parts = [json.dumps(config.as_dict(), sort_keys=True), *_image_keys(catalog), *catalog["split"].astype(str)]
-    parts += [f"{a}|{b}" for a, b in zip(train["image_id_a"], train["image_id_b"])]
     val = positive_pairs(links, "val")
-    parts += [f"v{a}|{b}" for a, b in zip(val["image_id_a"], val["image_id_b"])]
-    return _key(parts)
+    return store.fingerprint(
+        config.as_dict(), _image_keys(catalog), catalog["split"].astype(str).tolist(),
+        train[["image_id_a", "image_id_b"]].astype(str).to_numpy(), val[["image_id_a", "image_id_b"]].astype(str).to_numpy(),
+    )
 
 
 def train_signature_model(
@@ -843,10 +828,9 @@ class SignatureIndex:
 
     def save(self, folder: str | os.PathLike) -> Path:
         """Write the signatures and ids (``index.npz``) to ``folder``; the model is saved by training."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(folder / "index.npz", signatures=self.signatures, image_id=self.ids)
-        return folder / "index.npz"
+        target = Path(folder) / "index.npz"
+        store.atomic_write(target, lambda tmp: np.savez_compressed(tmp, signatures=self.signatures, image_id=self.ids), lock=False)
+        return target
 
 
 # --- semi-supervised clustering of signatures -----------------------------------------------
@@ -868,9 +852,10 @@ def cluster_signatures(signatures: np.ndarray, method: str = "optics", min_sampl
     Up to ``precompute_limit`` images the distance matrix is computed once and handed to the
     clustering (same result, many times faster than OPTICS' own per-point distances).
     HDBSCAN's ``selection`` is ``"leaf"`` (many small clusters, suited to motif families) or
-    ``"eom"`` (the most stable, often very large clusters).
+    ``"eom"`` (the most stable, often very large clusters). The models come from
+    :func:`artsig.scoring.fit_partition` (settings in :data:`artsig.scoring.SETTINGS`).
     """
-    from sklearn.cluster import HDBSCAN, OPTICS
+    from artsig import scoring
 
     signatures = np.asarray(signatures, dtype=np.float64)
     if len(signatures) < max(min_samples, 2):
@@ -881,11 +866,11 @@ def cluster_signatures(signatures: np.ndarray, method: str = "optics", min_sampl
     X = signature_distances(signatures) if precomputed else l2_normalize(signatures).astype(np.float64)
     metric = "precomputed" if precomputed else "euclidean"
     if method == "optics":
-        return OPTICS(min_samples=min_samples, xi=xi, max_eps=max_eps, min_cluster_size=min_cluster_size or min_samples, metric=metric).fit_predict(X)
+        return scoring.fit_partition(X, "optics", min_samples=min_samples, xi=xi, max_eps=max_eps, min_cluster_size=min_cluster_size or min_samples, metric=metric)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return HDBSCAN(min_cluster_size=min_cluster_size or max(min_samples, 2), min_samples=min_samples, metric=metric,
-                       cluster_selection_method=selection, copy=True).fit_predict(X)
+        return scoring.fit_partition(X, "hdbscan", min_cluster_size=min_cluster_size or max(min_samples, 2), min_samples=min_samples, metric=metric,
+                                     cluster_selection_method=selection)
 
 
 def cluster_link_report(labels: np.ndarray, catalog: pd.DataFrame, truth_links: pd.DataFrame, known_links: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -986,15 +971,30 @@ def compare_signatures(signatures: dict[str, np.ndarray], name_a: str, name_b: s
     return paired_bootstrap(ap_a, ap_b, name_a, name_b, f"{split} mAP", groups=families, seed=seed)
 
 
-def clustering_scores(labels: np.ndarray, catalog: pd.DataFrame, truth_links: pd.DataFrame, known_links: pd.DataFrame | None = None) -> dict:
-    """Pair precision and candidates (:func:`summarize_clusters`) plus NMI / ARI of the clusters
-    against the link families (linked images only; :mod:`artsig.metrics`)."""
-    from artsig import metrics
+LINK_METRICS = ("clusters", "clustered images", "pairs", "pair precision", "new candidates", "true new links")
 
+
+def link_scores(labels: np.ndarray, catalog: pd.DataFrame, truth_links: pd.DataFrame, known_links: pd.DataFrame | None = None, **ids) -> pd.DataFrame:
+    """A clustering of signatures as :func:`artsig.scoring.score_partition`'s long table: the
+    link counts of :func:`summarize_clusters` (``kind="links"``) and NMI / ARI against the link
+    families (``label="family"``, linked images only)."""
+    from artsig import scoring
+
+    labels = np.asarray(labels)
     report = cluster_link_report(labels, catalog, truth_links, known_links)
     family = components(catalog, truth_links).reindex(catalog["image_id"].astype(str))
     sizes = family.map(family.value_counts())
-    y_true = family.where(sizes > 1).to_numpy()
-    scores = summarize_clusters(report, labels)
-    scores.update({"family NMI": metrics.nmi(y_true, labels), "family ARI": metrics.ari(y_true, labels)})
-    return scores
+    families = pd.DataFrame({"family": family.where(sizes > 1).to_numpy()})
+    external = scoring.score_partition(labels, labels=families, external=("nmi", "ari"), **ids)
+    base = external.iloc[0][["n_clusters", "noise"]].to_dict() if len(external) else {}
+    links = pd.DataFrame([{**ids, "metric": metric, "kind": "links", "label": None, "value": value, **base}
+                          for metric, value in summarize_clusters(report, labels).items()], columns=external.columns)
+    return pd.concat([links, external], ignore_index=True)
+
+
+def clustering_scores(labels: np.ndarray, catalog: pd.DataFrame, truth_links: pd.DataFrame, known_links: pd.DataFrame | None = None) -> dict:
+    """:func:`link_scores` as one dict: pair precision and candidates plus ``family NMI`` / ``family ARI``."""
+    scores = link_scores(labels, catalog, truth_links, known_links)
+    names = [m if kind == "links" else f"{label} {m.upper()}" for m, kind, label in zip(scores["metric"], scores["kind"], scores["label"])]
+    values = [int(v) if kind == "links" and m not in ("pair precision",) else float(v) for m, kind, v in zip(scores["metric"], scores["kind"], scores["value"])]
+    return dict(zip(names, values))

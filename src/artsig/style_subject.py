@@ -24,7 +24,6 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from . import metrics as M
 from .clustering import prepare, prepare_for
 
 __all__ = [
@@ -36,6 +35,8 @@ __all__ = [
     "linear_probe",
     "REPRESENTATIONS",
 ]
+
+CACHE_VERSION = "1"  # bump when a representation's numbers change: cached representations are then rebuilt
 
 
 def _one_hot(y) -> tuple[np.ndarray, np.ndarray]:
@@ -134,13 +135,21 @@ def build_representations(
     subject,
     n_components: int = 50,
     seed: int = 0,
+    cache_dir=None,
 ) -> dict[str, np.ndarray]:
     """The chapter's representations from ``features`` (keys ``efficientnet_lite0``, ``gram``,
     ``channel_stats``, optionally ``color_histogram``) and the subject labels (genre).
 
     Every representation is a matrix ready for clustering (prepared: standardised + PCA).
-    Entries whose inputs are missing are left out.
+    Entries whose inputs are missing are left out. With ``cache_dir`` they are stored there,
+    keyed by the features, the subject labels and the parameters: a rerun reads them back.
     """
+    if cache_dir is not None:
+        from . import store
+
+        key = store.fingerprint(CACHE_VERSION, dict(features), np.asarray(subject), n_components, seed)
+        path = store.cache_path(cache_dir, "representations", key, ".pkl")
+        return store.cached(path, lambda: build_representations(features, subject, n_components, seed))
     have = set(features)
     prep = {k: prepare_for(k, v, n_components=n_components, seed=seed) for k, v in features.items()}
 
@@ -198,7 +207,7 @@ def evaluate(
     seed: int = 0,
     labels: Sequence[str] = ("style", "genre", "artist"),
     probes: Sequence[str] = ("style", "genre"),
-    n_init: int = 4,
+    n_init: int | None = None,
     cache_dir=None,
 ) -> pd.DataFrame:
     """K-means on every representation: NMI / ARI against each label, and linear-probe accuracies.
@@ -206,27 +215,27 @@ def evaluate(
     Columns: ``representation, k, nmi_<label>..., ari_<label>..., style_minus_genre,
     probe_<label>...`` (probe = held-out logistic-regression accuracy; style labels are used
     only to score, never to build a representation). With ``cache_dir`` the table is stored
-    there, keyed by the representations, labels and parameters.
+    there, keyed by the representations, labels and parameters. Labels follow
+    :func:`artsig.scoring.label_names`; k-means is the ``kmeans_representations`` setting of
+    :data:`artsig.scoring.SETTINGS` (``n_init`` overrides its restarts).
     """
-    from sklearn.cluster import KMeans
+    from . import scoring, store
 
-    from .clustering import _atomic, _cache_path, fingerprint
-
-    labels = [c for c in labels if c in catalog.columns]
+    n_init = scoring.SETTINGS["kmeans_representations"]["n_init"] if n_init is None else int(n_init)
+    labels = scoring.label_names(catalog, labels)
     path = None
     if cache_dir is not None:
-        key = fingerprint(dict(representations), catalog[labels].astype(str), int(k), seed, list(labels), list(probes), n_init)
-        path = _cache_path(cache_dir, "style-subject", key, ".parquet")
+        key = store.fingerprint(dict(representations), catalog[labels].astype(str), int(k), seed, list(labels), list(probes), n_init)
+        path = store.cache_path(cache_dir, "style-subject", key, ".parquet")
         if path.exists():
             return pd.read_parquet(path)
+    truth = scoring.label_frame(catalog, labels)
     rows = []
     for name, Z in representations.items():
-        lab = KMeans(n_clusters=int(k), n_init=n_init, random_state=seed).fit_predict(Z)
-        row = {"representation": name, "k": int(k)}
-        for col in labels:
-            row[f"nmi_{col}"] = M.nmi(catalog[col].to_numpy(), lab)
-        for col in labels:
-            row[f"ari_{col}"] = M.ari(catalog[col].to_numpy(), lab)
+        lab = scoring.fit_partition(Z, "kmeans_representations", k=int(k), seed=seed, n_init=n_init)
+        scores = scoring.score_partition(lab, labels=truth, external=("nmi", "ari"), representation=name, k=int(k))
+        value = scores.set_index(["metric", "label"])["value"]
+        row = {"representation": name, "k": int(k), **{f"{m}_{col}": value[(m, col)] for m in ("nmi", "ari") for col in labels}}
         if "style" in labels and "genre" in labels:
             row["style_minus_genre"] = row["nmi_style"] - row["nmi_genre"]
         for col in probes:
@@ -235,5 +244,5 @@ def evaluate(
         rows.append(row)
     table = pd.DataFrame(rows)
     if path is not None:
-        _atomic(path, lambda tmp: table.to_parquet(tmp, index=False))
+        store.save_frame(path, table)
     return table
