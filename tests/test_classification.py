@@ -237,6 +237,7 @@ def test_finished_rows_are_cached_by_content_and_parameters(genre, tmp_path, mon
     assert not list((tmp_path / "cache" / "classification").glob("*/*.ckpt"))
 
 
+@pytest.mark.slow
 def test_a_warm_run_trains_nothing_again_transfer_study_included(catalog, genre, tmp_path, monkeypatch):
     plan = pd.DataFrame([("cnn", "from scratch", 1e-3)], columns=["model", "training", "lr"])
     kwargs = dict(epochs=2, patience=2, data_dir=tmp_path, progress=False)
