@@ -1,5 +1,8 @@
-# make book  - create .venv if missing, install, run every notebook, build the HTML book
-# make test  - same set-up, then the unit tests and nbval over every notebook
+# make book     - create .venv if missing, install, run every notebook, build the HTML book
+# make test     - same set-up, then lint, the unit tests and nbval over every notebook (what CI runs)
+# make fast     - lint and the unit tests not marked slow, with the end-to-end flow test (< 2 minutes)
+# make lint     - ruff over src, tests and benchmarks (settings in pyproject.toml)
+# make publish  - make book, then push _build/html to the gh-pages branch (PUBLISH_DRY=1: commit locally only)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -13,7 +16,7 @@ ELSEWHERE := ONEDNN_MAX_CPU_ISA=SSE41 DNNL_MAX_CPU_ISA=SSE41 ATEN_CPU_CAPABILITY
              MKL_ENABLE_INSTRUCTIONS=SSE4_2 NPY_DISABLE_CPU_FEATURES=X86_V3 OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=2
 KERNEL_CHECK_CHAPTER ?= notebooks/05_dcec.ipynb
 
-.PHONY: install book test unit nbval kernel-check notebooks notebooks-elsewhere lab bench clean
+.PHONY: install book test unit fast lint publish publish-dry nbval kernel-check notebooks notebooks-elsewhere lab bench clean
 
 install: $(STAMP)
 
@@ -27,7 +30,7 @@ $(STAMP): requirements.txt pyproject.toml
 book: install
 	$(PY) -m artsig book $(ARGS)
 
-test: install
+test: install lint
 	$(PY) -m pytest tests notebooks $(NBVAL) -p no:cacheprovider -q $(ARGS)
 	$(MAKE) --no-print-directory kernel-check
 
@@ -37,6 +40,27 @@ kernel-check: install
 
 unit: install
 	$(PY) -m pytest tests -q $(ARGS)
+
+# the quick loop while editing: no network training, no chapters, no child processes to kill
+fast: install lint
+	$(PY) -m pytest tests -m "not slow" -q $(ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+
+# The book as a GitHub Pages site, as Jupyter Book projects publish it: ghp-import commits
+# _build/html to the gh-pages branch (-n: no Jekyll, so _static/ is served) and, unless
+# PUBLISH_DRY=1, force-pushes that branch to $(REMOTE).
+REMOTE      ?= origin
+PUBLISH_DRY ?=
+publish: book
+	@test -f _build/html/index.html || { echo "no _build/html/index.html: the book did not build"; exit 1; }
+	$(VENV)/bin/ghp-import -n -m "book built from $$(git rev-parse --short HEAD)" $(if $(PUBLISH_DRY),,-p -f -r $(REMOTE)) _build/html
+	@if [ -n "$(PUBLISH_DRY)" ]; then echo "dry run: the site is committed on the local gh-pages branch and not pushed (git show --stat gh-pages)"; \
+	else echo "gh-pages pushed to $(REMOTE)"; fi
+
+publish-dry:
+	$(MAKE) --no-print-directory publish PUBLISH_DRY=1
 
 nbval: install
 	$(PY) -m pytest notebooks $(NBVAL) -q $(ARGS)

@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--cold", action="store_true", help="do not use the image-array cache")
     args = parser.parse_args()
 
-    from artsig import dcec, datasets, features, images, paths
+    from artsig import datasets, dcec, features, images, paths
 
     steps: dict[str, float] = {}
     t0 = time.perf_counter()

@@ -23,9 +23,9 @@ TASKS = ("lite0 forward, 64 images at 224 px", "keras CNN, 20 training steps", "
 
 def work() -> dict[str, float]:
     """Time each task once in this process (after a warm-up of the torch forward)."""
-    import artsig  # noqa: F401  (pins the kernels unless ARTSIG_PIN_KERNELS=0)
     import numpy as np
 
+    import artsig  # noqa: F401  (pins the kernels unless ARTSIG_PIN_KERNELS=0)
     from artsig import backbones, determinism
 
     determinism.configure(0)

@@ -30,6 +30,58 @@ def rate(fn, n_images: int, repeats: int) -> float:
     return n_images * repeats / (time.perf_counter() - started)
 
 
+def measure(blocks: int, args: argparse.Namespace) -> dict:
+    """One table row: the four speeds of a model whose top ``blocks`` blocks train."""
+    import torch
+
+    from artsig.retrieval import TrainConfig, build_signature_model, compound_hinge_loss
+
+    config = TrainConfig(image_size=args.size, trainable_blocks=blocks)
+    model = build_signature_model(config, device=args.device)
+    device = next(model.parameters()).device
+    images = 3 * args.batch
+    x = torch.randn(images, 3, args.size, args.size, device=device)
+    with torch.no_grad():
+        acts = model.bottom(x)
+    params = [p for m in model.top_modules() for p in m.parameters()]
+    optimizer = torch.optim.AdamW(params, lr=1e-4)
+
+    def bottom():
+        with torch.no_grad():
+            model.bottom(x)
+
+    def step(inputs, forward):
+        model.train()
+        emb = forward(inputs)
+        b = args.batch
+        loss = compound_hinge_loss(emb[:b], emb[b:2 * b], emb[2 * b:])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def top_only():
+        with torch.no_grad():
+            model.eval()
+            model.top(acts)
+
+    def full_step():
+        # without the cache every step runs the frozen bottom too
+        with torch.no_grad():
+            a = model.bottom(x)
+        step(a, model.top)
+
+    return {
+        "trainable blocks": blocks,
+        "activation shape": tuple(acts.shape[1:]),
+        "frozen bottom img/s": rate(bottom, images, args.repeats),
+        "training step, cached img/s": rate(lambda: step(acts, model.top), images, args.repeats),
+        "signatures, cached img/s": rate(top_only, images, args.repeats),
+        "training step, full network img/s": rate(full_step, images, args.repeats),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=128, help="input pixels per side (multiple of 32)")
@@ -40,57 +92,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    import torch
-
-    from artsig.retrieval import TrainConfig, build_signature_model, compound_hinge_loss, make_deterministic
+    from artsig.devices import resolve_device
+    from artsig.retrieval import make_deterministic
 
     make_deterministic(0, args.threads)
-    rows = []
-    for blocks in args.blocks:
-        config = TrainConfig(image_size=args.size, trainable_blocks=blocks)
-        model = build_signature_model(config, device=args.device)
-        device = next(model.parameters()).device
-        images = 3 * args.batch
-        x = torch.randn(images, 3, args.size, args.size, device=device)
-        with torch.no_grad():
-            acts = model.bottom(x)
-        params = [p for m in model.top_modules() for p in m.parameters()]
-        optimizer = torch.optim.AdamW(params, lr=1e-4)
-
-        def bottom():
-            with torch.no_grad():
-                model.bottom(x)
-
-        def step(inputs, forward):
-            model.train()
-            emb = forward(inputs)
-            b = args.batch
-            loss = compound_hinge_loss(emb[:b], emb[b:2 * b], emb[2 * b:])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-
-        def top_only():
-            with torch.no_grad():
-                model.eval()
-                model.top(acts)
-
-        def full_step():
-            # without the cache every step runs the frozen bottom too
-            with torch.no_grad():
-                a = model.bottom(x)
-            step(a, model.top)
-
-        rows.append({
-            "trainable blocks": blocks,
-            "activation shape": tuple(acts.shape[1:]),
-            "frozen bottom img/s": rate(bottom, images, args.repeats),
-            "training step, cached img/s": rate(lambda: step(acts, model.top), images, args.repeats),
-            "signatures, cached img/s": rate(top_only, images, args.repeats),
-            "training step, full network img/s": rate(full_step, images, args.repeats),
-        })
+    device = resolve_device(args.device)
+    rows = [measure(blocks, args) for blocks in args.blocks]
     import pandas as pd
 
     table = pd.DataFrame(rows)

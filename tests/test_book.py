@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from artsig.book import BookError, chapters, declared_parameters, load_params, notebook_parameters, parse_value
 from artsig.__main__ import main
+from artsig.book import BookError, chapters, load_params, notebook_parameters, parse_value
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -59,6 +59,7 @@ def test_cli_reports_bad_set_without_traceback(capsys, monkeypatch):
     assert "expected key=value" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_chapter_that_does_not_apply_is_skipped_and_the_run_goes_on(tmp_path):
     """A notebook raising ChapterSkipped is reported; the next chapter still runs; other errors stop."""
     import nbformat
@@ -192,6 +193,7 @@ def _quality_rows(printed: str, files) -> list[str]:
     return [line for line in printed.splitlines() if line.split() and line.split()[0] in files]
 
 
+@pytest.mark.slow
 def test_first_chapter_runs_on_a_folder_of_bad_files_beside_good_ones(tmp_path):
     """``artsig book --only 01_data`` on the fuzz folder: no traceback, each bad file named once with its reason
     in the chapter's quality table, every good file catalogued with the sizes and hashes it has alone."""

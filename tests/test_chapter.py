@@ -97,6 +97,7 @@ def test_show_figure_glues_the_figure_and_closes_it(monkeypatch):
     assert "Figure" in data["text/plain"]  # (image/png is added by the notebook kernel's formatter)
 
 
+@pytest.mark.slow
 def test_in_a_notebook_a_figure_shows_once_glued_and_a_table_as_html_and_text(tmp_path):
     """What the book reads: one glued PNG per figure (no second copy from the inline backend),
     and a table output with both HTML and the printed text."""

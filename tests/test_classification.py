@@ -133,6 +133,7 @@ def _cnn_row(genre, data_dir, cache=False):
     return cls.train_row(genre, "cnn", "from scratch", 1e-3, epochs=3, patience=3, data_dir=data_dir, progress=False, cache=cache)
 
 
+@pytest.mark.slow
 def test_cnn_row_is_deterministic(genre, data_dir):
     a, b = _cnn_row(genre, data_dir), _cnn_row(genre, data_dir)
     assert np.array_equal(a.probs, b.probs)
@@ -162,6 +163,7 @@ def test_classifier_is_an_estimator_and_train_row_its_result(genre, data_dir):
     assert fitted.score(genre["x"][test], genre["y"][test]) == pytest.approx(row.summary["accuracy"])
 
 
+@pytest.mark.slow
 def test_frozen_row_on_random_weights_is_labelled_random_features(genre, data_dir):
     r = cls.train_row(genre, "mobilenet_v2", "frozen", 1e-3, head_epochs=2, data_dir=data_dir, progress=False)
     s = r.summary
@@ -169,6 +171,7 @@ def test_frozen_row_on_random_weights_is_labelled_random_features(genre, data_di
     assert s["weights"] == "random init (ImageNet unavailable)" and s["pretrained"] is False
 
 
+@pytest.mark.slow
 def test_pretrained_lite0_frozen_row(genre, data_dir):
     """A frozen row on the converted ImageNet trunk: labelled pretrained, its head fits the
     training features, and the saved full model equals head-on-features. (Test accuracy on
@@ -183,6 +186,7 @@ def test_pretrained_lite0_frozen_row(genre, data_dir):
     assert np.allclose(full, r.probs, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_run_study_transfer_save_and_predict(catalog, genre, data_dir, tmp_path):
     plan = pd.DataFrame([("cnn", "from scratch", 1e-3)], columns=["model", "training", "lr"])
     study = cls.run_study(genre, plan, epochs=2, patience=2, data_dir=data_dir, progress=False)
@@ -233,6 +237,7 @@ def test_verdicts_compare_rows_on_the_same_test_images(genre):
     assert cls.pretrained_vs_scratch(dataclasses.replace(study, table=table.iloc[:1])) is None
 
 
+@pytest.mark.slow
 def test_finished_rows_are_cached_by_content_and_parameters(genre, tmp_path, monkeypatch):
     plan = pd.DataFrame([("cnn", "from scratch", 1e-3), ("mobilenet_v2", "frozen", 1e-3)], columns=["model", "training", "lr"])
     kwargs = dict(epochs=2, patience=2, head_epochs=2, data_dir=tmp_path, progress=False)
@@ -256,6 +261,7 @@ def test_finished_rows_are_cached_by_content_and_parameters(genre, tmp_path, mon
     assert not list((tmp_path / "cache" / "classification").glob("*/*.ckpt"))
 
 
+@pytest.mark.slow
 def test_a_warm_run_trains_nothing_again_transfer_study_included(catalog, genre, tmp_path, monkeypatch):
     plan = pd.DataFrame([("cnn", "from scratch", 1e-3)], columns=["model", "training", "lr"])
     kwargs = dict(epochs=2, patience=2, data_dir=tmp_path, progress=False)
@@ -293,6 +299,7 @@ print(written)
 """
 
 
+@pytest.mark.slow
 def test_classifier_training_resumes_after_sigkill(genre, tmp_path):
     """Killed in its fourth epoch, a row restarts from its third and ends with the same numbers; a finished row is not trained again."""
     import signal
@@ -319,6 +326,7 @@ def test_classifier_training_resumes_after_sigkill(genre, tmp_path):
     assert again.stdout.strip() == "[]"  # the finished row comes from the cache
 
 
+@pytest.mark.slow
 def test_two_stage_row_resumes_from_a_cached_start(genre, data_dir, tmp_path, monkeypatch):
     """A transfer-style row (new head on frozen features, then fine-tuning) started from a frozen row
     loaded from the cache, interrupted in its fine-tuning stage: the rerun restores the finished head

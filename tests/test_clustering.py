@@ -154,6 +154,7 @@ print(len(prepared))
 """
 
 
+@pytest.mark.slow
 def test_clustering_scan_resumes_after_sigkill(tmp_path):
     """Killed while clustering the third feature set, a restart redoes only that one and ends with the same numbers."""
     import os

@@ -27,6 +27,7 @@ def fingerprint(env: dict, one_cpu: bool = False) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not determinism._cpu_has_avx2(), reason="kernel paths are pinned on x86-64 CPUs with AVX2 only")
 @pytest.mark.skipif(shutil.which("taskset") is None, reason="needs taskset (util-linux) to run on one CPU")
 def test_pinned_kernels_give_the_same_bits_on_another_path_and_cpu_count():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -87,6 +86,7 @@ def test_interrupted_run_resumes_to_identical_features(catalog, tmp_path):
     np.testing.assert_array_equal(resumed, ref)
 
 
+@pytest.mark.slow
 def test_killed_process_resumes_to_identical_features(tmp_path):
     catalog = make_catalog(tmp_path / "imgs", n=16, size=(64, 64))
     catalog.to_csv(tmp_path / "cat.csv", index=False)

@@ -75,6 +75,7 @@ def _finished_thumbnails(folder) -> dict[str, tuple[int, int]]:
     return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in folder.glob("*.jpg") if not p.name.startswith(".")}
 
 
+@pytest.mark.slow
 def test_killed_thumbnail_export_resumes_without_redoing_finished_ones(tmp_path):
     """SIGKILL mid-way through an annotation export: the rerun keeps the finished thumbnails (same inode and
     mtime), makes the rest, and every thumbnail has the bytes of an uninterrupted run."""
@@ -164,6 +165,7 @@ print(json.dumps({"sizes": catalog[["width", "height"]].values.tolist(), "issues
 """
 
 
+@pytest.mark.slow
 def test_20000_square_scans_are_read_at_reduced_resolution_in_bounded_memory(tmp_path):
     """A 400-megapixel PNG and JPEG (above PIL's bomb limit) are catalogued, and peak memory
     stays far below one full decode (20000 x 20000 x 3 bytes = 1144 MiB)."""

@@ -29,6 +29,7 @@ def _resize(images, size):
     return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BILINEAR)) for im in images]).astype(np.float32)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("size", [224, 64])
 def test_keras_logits_match_pytorch_on_real_images(models, photos, size):
     keras_model, torch_model = models
@@ -40,6 +41,7 @@ def test_keras_logits_match_pytorch_on_real_images(models, photos, size):
     assert (k.argmax(1) == t.argmax(1)).all()
 
 
+@pytest.mark.slow
 def test_imagenet_weights_are_really_loaded(models, photos):
     """The flower photo comes out as a daisy (ImageNet class 985) with a probability far above
     the 1/1000 that random weights give any class."""
@@ -51,6 +53,7 @@ def test_imagenet_weights_are_really_loaded(models, photos):
     assert probs[1, 985] > 0.1
 
 
+@pytest.mark.slow
 def test_trunk_without_top_and_cached_file(tmp_path, photos):
     trunk = ke.efficientnet_lite0((64, 64, 3), include_top=False)
     ke.load_imagenet_weights(trunk, tmp_path)

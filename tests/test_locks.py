@@ -33,6 +33,7 @@ def _result(proc) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_two_runs_at_once_on_one_data_folder_both_get_correct_results(tmp_path):
     """Both generate the benchmark, scan it, cache image arrays and features in one folder at once."""
     shared = tmp_path / "shared"

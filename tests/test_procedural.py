@@ -8,8 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from artsig.procedural import (ARTISTS, STYLE_PERIODS, STYLES, SUBJECTS, TRANSFORMS, View, generate_benchmark,
-                               plan_works, render_work, specimen_grid)
+from artsig.procedural import (
+    ARTISTS,
+    STYLE_PERIODS,
+    STYLES,
+    SUBJECTS,
+    TRANSFORMS,
+    View,
+    generate_benchmark,
+    plan_works,
+    render_work,
+    specimen_grid,
+)
 from artsig.procedural.generate import tables
 
 COUNT, SIZE = 40, 64
@@ -127,7 +137,7 @@ def test_motif_families_forward_in_time_and_links():
     assert metadata.loc[~in_family, "motif_transform"].isna().all()
     assert set(metadata.loc[in_family, "motif_transform"]) <= set(TRANSFORMS)
     expected = set()
-    for motif, fam in metadata[in_family].groupby("motif"):
+    for _, fam in metadata[in_family].groupby("motif"):
         assert 3 <= len(fam) <= 8
         assert fam["genre"].nunique() == 1
         orig = fam[fam["motif_transform"] == "original"]

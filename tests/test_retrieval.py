@@ -115,6 +115,7 @@ def test_evaluation_on_known_rankings():
     assert scores["recall@1"] < 1.0
 
 
+@pytest.mark.slow
 def test_training_improves_validation_map_and_is_repeatable(collection, tmp_path):
     catalog, links, _ = collection
     config = TrainConfig(image_size=64, epochs=3, patience=3, batch_size=16, lr=1e-3, hard_pool=5)
@@ -150,6 +151,7 @@ def test_index_queries_by_id_path_and_array(collection, tmp_path):
         SignatureIndex(sigs, catalog).query(str(folder / "f0_0.png"))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("ARTSIG_SLOW_TESTS"), reason="pynndescent compiles with numba first (about a minute); set ARTSIG_SLOW_TESTS=1")
 def test_approximate_index_agrees_with_exact():
     rng = np.random.default_rng(0)
@@ -188,6 +190,7 @@ def test_clusters_scored_against_links():
         cluster_signatures(points, "kmeans")
 
 
+@pytest.mark.slow
 def test_select_by_validation_keeps_the_best_validation_run(collection, tmp_path):
     from artsig.retrieval import select_by_validation
 
@@ -210,6 +213,7 @@ def test_select_by_validation_keeps_the_best_validation_run(collection, tmp_path
         select_by_validation(catalog, links, config, "m2", [0.1], device="cpu", progress=False)
 
 
+@pytest.mark.slow
 def test_select_by_validation_keeps_the_largest_value_within_the_noise(collection, tmp_path):
     from artsig.retrieval import build_signature_model, select_by_validation, trunk_activations
 
@@ -277,13 +281,13 @@ print(run.resumed_from, saves)
 """
 
 
+@pytest.mark.slow
 def test_signature_training_resumes_after_sigkill(collection, tmp_path):
     """Killed in its third epoch, a restart continues from the second one and ends with the same numbers, bit for bit."""
     import signal
 
-    from conftest import run_killable
-
     from artsig.retrieval import build_signature_model, resume_path, trunk_activations
+    from conftest import run_killable
 
     catalog, links, _ = collection
     pd.to_pickle((catalog, links), tmp_path / "collection.pkl")

@@ -41,6 +41,7 @@ def test_fallbacks_only_when_extension_fails():
     assert torch_compat.fallbacks_registered() == (not torch_compat.torchvision_extension_loads())
 
 
+@pytest.mark.slow
 def test_extension_path_untouched_when_it_loads():
     # Simulate an environment where the extension loads: the real import must be used
     # unchanged and no fallback library defined. Where the extension truly fails this
@@ -70,6 +71,7 @@ def test_models_build_with_fallbacks():
         assert model(torch.zeros(1, 3, 64, 64)).shape == (1, 1000)
 
 
+@pytest.mark.slow
 def test_import_umap_in_fresh_process():
     out = _run(
         """
@@ -81,6 +83,7 @@ def test_import_umap_in_fresh_process():
     assert out.strip().endswith("True")
 
 
+@pytest.mark.slow
 def test_import_umap_keeps_tensorflow_out_by_default():
     out = _run(
         """

@@ -143,7 +143,7 @@ def simulate_annotations(table: pd.DataFrame, catalog: pd.DataFrame, truth_links
         split = out["image_id"].map(dict(zip(catalog["image_id"].astype(str), catalog["split"])))
         eligible = split.isin(annotate_splits).to_numpy()
     decisions = np.array([""] * len(out), dtype=object)
-    for cluster, rows in out.groupby("cluster").groups.items():
+    for rows in out.groupby("cluster").groups.values():
         rows = np.asarray([out.index.get_loc(r) for r in rows])
         counts = family.iloc[rows].value_counts()
         best = counts.index[0] if len(counts) and counts.iloc[0] >= 2 else None

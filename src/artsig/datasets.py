@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from artsig.catalog import LABEL_COLUMNS, SPLITS, CatalogError, readable_name, scan_images
-from artsig.images import IMAGE_SUFFIXES
+from artsig.catalog import LABEL_COLUMNS, CatalogError, readable_name, scan_images
 from artsig.paths import cache_dir, dataset_slug
 
 log = logging.getLogger(__name__)

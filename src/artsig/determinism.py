@@ -186,12 +186,12 @@ def configure_tensorflow(device: str = "cpu"):
             tf.config.threading.set_intra_op_parallelism_threads(n)
             tf.config.threading.set_inter_op_parallelism_threads(1)
         except RuntimeError as exc:  # TensorFlow already initialised by someone else
-            warnings.warn(f"TensorFlow was already initialised; threads={n} / device={device!r} not applied ({exc})")
+            warnings.warn(f"TensorFlow was already initialised; threads={n} / device={device!r} not applied ({exc})", stacklevel=2)
         tf.config.experimental.enable_op_determinism()
         tf.get_logger().setLevel("ERROR")
         _TF_CONFIGURED.update(threads=n, device=device)
     elif n != _TF_CONFIGURED.get("threads"):
-        warnings.warn(f"threads={n} ignored: TensorFlow already runs with threads={_TF_CONFIGURED.get('threads')}")
+        warnings.warn(f"threads={n} ignored: TensorFlow already runs with threads={_TF_CONFIGURED.get('threads')}", stacklevel=2)
     keras.utils.set_random_seed(_SEED)
     return tf
 

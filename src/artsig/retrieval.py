@@ -16,7 +16,6 @@ Main entry points: :class:`TrainConfig`, :func:`train_signature_model` (or the e
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
 import os
@@ -135,7 +134,6 @@ def _signature_model_class():
     Long because it holds the class body: defined inside a function so that importing
     :mod:`artsig.retrieval` does not import torch.
     """
-    import torch
     from torch import nn
     from torch.nn import functional as F
 

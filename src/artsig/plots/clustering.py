@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -58,7 +58,7 @@ def metric_heatmap(wide: pd.DataFrame, columns: Sequence[str] | None = None, tit
     fig, ax = plt.subplots(figsize=(0.62 * len(columns) + 2.6, 0.28 * len(data) + 1.4))
     ax.imshow(score.to_numpy(), cmap="viridis", aspect="auto", vmin=0, vmax=1)
     for i in range(len(data)):
-        for j, c in enumerate(columns):
+        for j in range(len(columns)):
             v = data.iloc[i, j]
             txt = "" if not np.isfinite(v) else (f"{v:.0f}" if abs(v) >= 100 else f"{v:.2f}")
             ax.text(j, i, txt, ha="center", va="center", fontsize=6, color="white" if score.iloc[i, j] < 0.6 else "black")
@@ -166,7 +166,7 @@ def influence_plot(paths: Sequence[str], index: int, proba: np.ndarray, labels: 
 
 def style_subject_bars(table: pd.DataFrame, labels: Sequence[str] = ("style", "genre", "artist")) -> plt.Figure:
     """NMI of each representation's clusters against style, genre (and artist): grouped bars."""
-    labels = [l for l in labels if f"nmi_{l}" in table.columns]
+    labels = [label for label in labels if f"nmi_{label}" in table.columns]
     fig, ax = plt.subplots(figsize=(7.5, 0.42 * len(table) + 1.2))
     y = np.arange(len(table))
     h = 0.8 / len(labels)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
-
-import matplotlib
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -3,7 +3,7 @@ recall@k, signature maps over time, cluster galleries."""
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np

@@ -10,8 +10,14 @@ one composition across artists, styles and dates.
 """
 
 from artsig.procedural.artists import ARTIST_NAMES, ARTISTS, STYLE_PERIODS, Artist, artists_of, get_artist
-from artsig.procedural.generate import (GENERATOR_VERSION, GENRE_WEIGHTS, STYLE_WEIGHTS, generate_benchmark,
-                                        plan_works, read_benchmark)
+from artsig.procedural.generate import (
+    GENERATOR_VERSION,
+    GENRE_WEIGHTS,
+    STYLE_WEIGHTS,
+    generate_benchmark,
+    plan_works,
+    read_benchmark,
+)
 from artsig.procedural.motifs import TRANSFORMS
 from artsig.procedural.palettes import PALETTE_NAMES, PALETTES
 from artsig.procedural.render import WorkSpec, render_spec, render_work, specimen_grid

@@ -9,16 +9,25 @@ colour with halftone. Mark size, angle and jitter come from the artist's hand.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import cv2
 import numpy as np
 
 from artsig.procedural.artists import Artist
 from artsig.procedural.scene import Raster
-from artsig.procedural.textures import (boundaries, canvas, fbm, grid, luminance, paper, region_mean, saturate,
-                                        value_noise)
+from artsig.procedural.textures import (
+    boundaries,
+    canvas,
+    fbm,
+    grid,
+    luminance,
+    paper,
+    region_mean,
+    saturate,
+    value_noise,
+)
 
 STYLES: tuple[str, ...] = ("realism", "impressionism", "pointillism", "expressionism", "cubism", "watercolour",
                            "ink_hatching", "pop_art")
@@ -35,7 +44,7 @@ class Hand:
     outline: float
 
     @staticmethod
-    def of(artist: Artist, rng: np.random.Generator) -> "Hand":
+    def of(artist: Artist, rng: np.random.Generator) -> Hand:
         """Per-work variation of an artist's hand (stroke size varies from work to work)."""
         return Hand(stroke=artist.stroke * float(np.exp(rng.normal(0, 0.2))),
                     angle=artist.angle + float(rng.normal(0, 8)),
@@ -163,7 +172,7 @@ def render_pointillism(r: Raster, hand: Hand, rng: np.random.Generator, ground: 
     src = cv2.GaussianBlur(r.lit, (0, 0), 1.0 * k)
     img = (0.7 * ground + 0.3 * cv2.GaussianBlur(r.lit, (0, 0), 6 * k)) * np.ones((size, size, 1), np.float32)
     d = 6.4 * hand.stroke * k
-    for j, off in enumerate((0.0, 0.5)):
+    for off in (0.0, 0.5):
         img = _dot_layer(img, src, rng, d, d * 0.42, 0.05 * hand.colour_jitter, off * d)
     return img * canvas(rng, size, 0.6)[..., None]
 

@@ -7,7 +7,7 @@ subject is a family of layouts, not one template. Coordinates are normalised (se
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -62,7 +62,7 @@ def _clouds(rng: np.random.Generator, top: float, bottom: float, k: int) -> list
     for _ in range(k):
         cx, cy = rng.uniform(-0.1, 1.1), rng.uniform(top, max(top + 0.01, bottom))
         w = rng.uniform(0.08, 0.25)
-        for j in range(rng.integers(2, 4)):
+        for _ in range(rng.integers(2, 4)):
             out.append(Shape([_blob(rng, cx + rng.uniform(-w, w) * 0.6, cy + rng.uniform(-0.02, 0.015),
                                     w * rng.uniform(0.4, 0.8), w * rng.uniform(0.18, 0.35))], "cloud", tone=0.2,
                              relief=0.5))
@@ -416,7 +416,7 @@ def compose_still_life(rng: np.random.Generator) -> Scene:
                 role = str(rng.choice(["vase", "ceramic", "metal", "fruit_orange"], p=[0.45, 0.3, 0.15, 0.1]))
                 shapes.append(Shape([_vase(x, base, hgt, w, rng)], role, relief=1.0))
                 if kind == "vase" and rng.random() < 0.6:  # flowers
-                    for j in range(int(rng.integers(3, 8))):
+                    for _ in range(int(rng.integers(3, 8))):
                         fx, fy = x + rng.uniform(-0.12, 0.12) * s, base - hgt - rng.uniform(0.04, 0.16) * s
                         shapes.append(Shape([np.array([[x, base - hgt * 0.9], [fx, fy]])], "foliage", width=0.006))
                         shapes.append(Shape([_blob(rng, fx, fy, 0.03 * s, 0.03 * s, 0.3)],
@@ -427,7 +427,7 @@ def compose_still_life(rng: np.random.Generator) -> Scene:
         elif kind == "bowl":
             w = 0.12 * s
             shadow = ellipse(x + shadow_dx, base, w * 1.2, 0.02)
-            for j in range(int(rng.integers(2, 5))):
+            for _ in range(int(rng.integers(2, 5))):
                 shapes.append(Shape([ellipse(x + rng.uniform(-0.6, 0.6) * w, base - 0.07 * s, 0.04 * s, 0.04 * s)],
                                     str(rng.choice(["fruit_red", "fruit_orange", "fruit_yellow", "fruit_green"])),
                                     relief=1.0))
@@ -436,7 +436,7 @@ def compose_still_life(rng: np.random.Generator) -> Scene:
             shapes.append(Shape([bowl], str(rng.choice(["ceramic", "metal", "vase"])), relief=0.9))
         elif kind == "grapes":
             shadow = ellipse(x + shadow_dx, base, 0.07 * s, 0.015)
-            for j in range(int(rng.integers(6, 12))):
+            for _ in range(int(rng.integers(6, 12))):
                 shapes.append(Shape([ellipse(x + rng.uniform(-0.05, 0.05) * s, base - rng.uniform(0.015, 0.09) * s,
                                              0.018 * s, 0.018 * s, 0, 16)], "grape", relief=1.0))
         else:  # fruit
