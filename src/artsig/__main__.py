@@ -53,10 +53,9 @@ def cmd_generate(args) -> int:
 
 
 def cmd_catalog(args) -> int:
+    from artsig.book import LABEL_VALUES
     from artsig.catalog import summarize
     from artsig.datasets import open_dataset
-
-    from artsig.book import LABEL_VALUES
 
     if args.label_column not in LABEL_VALUES:
         raise ValueError(f"--label-column {args.label_column!r}: expected one of {', '.join(LABEL_VALUES)}")

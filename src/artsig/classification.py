@@ -40,9 +40,10 @@ import json
 import os
 import sys
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -738,11 +739,11 @@ class Classifier(BaseEstimator):
         self.cache = cache
 
     @classmethod
-    def from_config(cls, model: str, training: str, lr: float | None = None, config: TrainingConfig = TrainingConfig()) -> "Classifier":
+    def from_config(cls, model: str, training: str, lr: float | None = None, config: TrainingConfig = TrainingConfig()) -> Classifier:
         """A row with the study's shared :class:`TrainingConfig`."""
         return cls(model, training, lr, **dataclasses.asdict(config))
 
-    def fit(self, data: dict, y=None, init: dict | None = None, feature_cache: dict | None = None) -> "Classifier":
+    def fit(self, data: dict, y=None, init: dict | None = None, feature_cache: dict | None = None) -> Classifier:
         """Train the row on ``data`` (``y`` is ignored: the labels are ``data["y"]``).
 
         ``init`` (``{"trunk": ..., "head": ...}`` of a previous row) starts from its trunk (and,
@@ -774,7 +775,7 @@ class Classifier(BaseEstimator):
             _save_row(folder, result)
         return self._fitted(result, data)
 
-    def _fitted(self, result: RowResult, data: dict) -> "Classifier":
+    def _fitted(self, result: RowResult, data: dict) -> Classifier:
         self.result_ = result
         self.classes_ = list(data["classes"])
         return self

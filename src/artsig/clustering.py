@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -73,7 +73,7 @@ class Reducer(TransformerMixin, BaseEstimator):
         self.standardize = standardize
         self.seed = seed
 
-    def fit(self, X: np.ndarray, y=None) -> "Reducer":
+    def fit(self, X: np.ndarray, y=None) -> Reducer:
         """Learn the kept columns, their means and scales, and the PCA (when it reduces)."""
         self._fit(X)
         return self

@@ -29,8 +29,8 @@ from __future__ import annotations
 import copy
 import functools
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -131,7 +131,7 @@ def _seeded_init(module, seed: int | None) -> None:
                 layer.reset_parameters()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _modules():
     """The torch network classes (two autoencoders and the clustering layer).
 
@@ -449,7 +449,7 @@ class _EmbeddedClustering(ClusterMixin, BaseEstimator):
         if not hasattr(self, "autoencoder_"):
             raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit(X) first")
 
-    def fit(self, X) -> "_EmbeddedClustering":
+    def fit(self, X) -> _EmbeddedClustering:
         """Pretrain (unless a pretrained ``autoencoder`` was given), initialise the centroids by
         KMeans, then train jointly until fewer than ``tol`` of the assignments change."""
         from artsig.devices import resolve_device
@@ -582,7 +582,7 @@ class _EmbeddedClustering(ClusterMixin, BaseEstimator):
         return store.save_torch(path, state)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "_EmbeddedClustering":
+    def load(cls, path: str | os.PathLike) -> _EmbeddedClustering:
         """Read a model written by :meth:`save`."""
         torch = _torch()
         path = Path(path)
@@ -690,7 +690,7 @@ class DEC(_EmbeddedClustering):
 # --- the chapter's study: every method, every k, scored in its own and in a common space --------
 
 
-def fit_cached(model: "_EmbeddedClustering", X, cache_dir: str | os.PathLike | None = None) -> "_EmbeddedClustering":
+def fit_cached(model: _EmbeddedClustering, X, cache_dir: str | os.PathLike | None = None) -> _EmbeddedClustering:
     """``model.fit(X)``, or, with ``cache_dir``, the stored result of the same fit (same class,
     parameters, starting autoencoder weights, images, threads, device type and torch version):
     the fitted attributes come back bit for bit, so a rerun skips the training."""

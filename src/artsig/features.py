@@ -30,10 +30,10 @@ from __future__ import annotations
 import os
 import warnings
 from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -82,7 +82,7 @@ class Runner:
         return f"{self.name}-{store.fingerprint(params, length=12)}"
 
 
-def _gram_upper(fmap, torch) -> "torch.Tensor":
+def _gram_upper(fmap, torch) -> torch.Tensor:
     """Gram matrices F F^T / (H W) of a (N, C, H, W) map, upper triangle with diagonal: (N, C(C+1)/2)."""
     n, c, h, w = fmap.shape
     f = fmap.reshape(n, c, h * w).float()
@@ -91,7 +91,7 @@ def _gram_upper(fmap, torch) -> "torch.Tensor":
     return gram[:, iu[0], iu[1]]
 
 
-def _stats(fmap, torch) -> "torch.Tensor":
+def _stats(fmap, torch) -> torch.Tensor:
     """Channel means and standard deviations of a (N, C, H, W) map: (N, 2C) — AdaIN style statistics."""
     f = fmap.flatten(2).float()
     return torch.cat([f.mean(-1), f.std(-1, unbiased=False)], dim=1)
@@ -710,7 +710,7 @@ class FeatureExtractor(TransformerMixin, BaseEstimator):
         self.seed = seed
         self.progress = progress
 
-    def fit(self, catalog: pd.DataFrame | None = None, y=None) -> "FeatureExtractor":
+    def fit(self, catalog: pd.DataFrame | None = None, y=None) -> FeatureExtractor:
         """Check the parameters (nothing to learn); raises naming ``name`` or ``batch_size``."""
         _get(self.name)
         if not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:

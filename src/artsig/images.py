@@ -15,9 +15,9 @@ import os
 import struct
 import threading
 import zlib
+from collections.abc import Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd

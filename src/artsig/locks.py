@@ -9,9 +9,9 @@ one, never half of one. Where ``fcntl`` does not exist (Windows) writes are stil
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 try:
     import fcntl

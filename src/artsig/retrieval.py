@@ -21,9 +21,9 @@ import logging
 import os
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -96,7 +96,7 @@ class TrainConfig:
         if self.margin <= 0:
             raise ValueError(f"margin must be positive, got {self.margin}")
 
-    def replace(self, **changes) -> "TrainConfig":
+    def replace(self, **changes) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict:
@@ -341,9 +341,9 @@ def signatures_from_activations(model, activations: np.ndarray, batch_size: int 
 def embed_images(model, images: Sequence, batch_size: int = 32) -> np.ndarray:
     """Signatures of images given as paths or uint8 arrays (any size; resized like the catalog)."""
     import torch
+    from PIL import Image
 
     from artsig.images import fit, load_image
-    from PIL import Image
 
     size = model.config.image_size
     device = next(model.parameters()).device
@@ -714,7 +714,7 @@ class SignatureModel(TransformerMixin, BaseEstimator):
         self.retrain = retrain
         self.progress = progress
 
-    def fit(self, catalog: pd.DataFrame, links: pd.DataFrame, activations: np.ndarray | None = None) -> "SignatureModel":
+    def fit(self, catalog: pd.DataFrame, links: pd.DataFrame, activations: np.ndarray | None = None) -> SignatureModel:
         """Fine-tune on the training links of ``catalog`` (see :func:`train_signature_model`)."""
         if not isinstance(self.config, TrainConfig):
             raise TypeError(f"config must be a TrainConfig, got {type(self.config).__name__}")

@@ -19,7 +19,7 @@ genre and artist, plus how well a linear probe still reads genre and style.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -74,7 +74,7 @@ class LeaceEraser(TransformerMixin, BaseEstimator):
         self.method = method
         self.eps = eps
 
-    def fit(self, X: np.ndarray, y) -> "LeaceEraser":
+    def fit(self, X: np.ndarray, y) -> LeaceEraser:
         """Learn the mean and the projection that carries the linear information about ``y``."""
         if self.method not in ("leace", "mean_diff"):
             raise ValueError(f"method must be 'leace' or 'mean_diff', got {self.method!r}")
