@@ -207,15 +207,15 @@ def prepare_from_table(
         raise CatalogError(f"label={label!r}: the catalog has no such column; it has {list(catalog.columns)}")
     if not isinstance(table, pd.DataFrame) and not Path(table).is_file():
         print(f"no balanced table from the data chapter ({Path(table).name} not found): balancing {label!r} here")
-        return prepare(catalog, label, input_size, data_dir=data_dir, progress=progress, **fallback)
+        return {**prepare(catalog, label, input_size, data_dir=data_dir, progress=progress, **fallback), "source": "balanced here"}
     frame = table if isinstance(table, pd.DataFrame) else pd.read_parquet(table)
     why = _table_mismatch(catalog, frame, label)
     if why is not None:
         print(f"the data chapter's balanced table does not fit: {why}; balancing {label!r} here")
-        return prepare(catalog, label, input_size, data_dir=data_dir, progress=progress, **fallback)
+        return {**prepare(catalog, label, input_size, data_dir=data_dir, progress=progress, **fallback), "source": "balanced here"}
     rows = catalog.set_index(catalog["image_id"].astype(str)).loc[frame["image_id"].astype(str)].reset_index(drop=True)
     balanced = rows.assign(split=frame["split"].astype(str).to_numpy())
-    return _load_data(balanced, label, input_size, data_dir, progress)
+    return {**_load_data(balanced, label, input_size, data_dir, progress), "source": "the data chapter's table"}
 
 
 def _split(data: dict, name: str) -> tuple[np.ndarray, np.ndarray]:
