@@ -43,3 +43,11 @@ def test_distribution_is_tidy(skewed):
     table = distribution(skewed, balance(skewed, "genre", top_k=2, seed=0), "genre")
     assert set(table["stage"]) == {"before", "after"}
     assert table.query("stage == 'after'")["images"].tolist() == [40, 40]
+
+
+def test_per_class_is_an_upper_bound_that_warns_on_a_small_collection(skewed):
+    three = skewed[skewed["genre"] != "still"]
+    with pytest.warns(UserWarning, match="fewer than per_class=30; every class is balanced to 25"):
+        out = undersample(three, "genre", per_class=30, min_per_class=10)
+    assert out["genre"].value_counts().tolist() == [25, 25, 25]
+    assert undersample(three, "genre", per_class=20, seed=3)["genre"].value_counts().tolist() == [20, 20, 20]

@@ -272,7 +272,7 @@ def test_a_warm_run_trains_nothing_again_transfer_study_included(catalog, genre,
     monkeypatch.setattr(cls, "fit", lambda *a, **k: trained.append(a[9]) or real_fit(*a, **k))  # a[9]: the row's name
     again = cls.transfer_study(cls.run_study(genre, plan, **kwargs), style, **kwargs)
     assert trained == []  # the transfer row's key reads the genre trunk's weights: the reloaded trunk gives the same key
-    pd.testing.assert_frame_equal(first["table"].drop(columns="seconds"), again["table"].drop(columns="seconds"), check_exact=True)
+    pd.testing.assert_frame_equal(first.table.drop(columns="seconds"), again.table.drop(columns="seconds"), check_exact=True)
 
 
 KILLABLE = """

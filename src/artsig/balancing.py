@@ -3,6 +3,8 @@ label, undersample every class to the same size with a seed, split stratified tr
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -26,16 +28,24 @@ def top_k_classes(catalog: pd.DataFrame, label: str, top_k: int | None) -> list:
 
 
 def undersample(catalog: pd.DataFrame, label: str, per_class: int | None = None, min_per_class: int = 10, seed: int = 0) -> pd.DataFrame:
-    """Draw the same number of images from every class (the smallest class size unless
-    ``per_class`` is given). A class smaller than needed raises, naming the class."""
+    """Draw the same number of images from every class: ``per_class`` at most (the smallest class
+    size when it is None or when the smallest class holds fewer, with a warning saying so), so a
+    small collection is balanced rather than refused. A class below ``min_per_class`` raises."""
     counts = class_counts(catalog, label)
     target = int(per_class) if per_class else int(counts.min())
+    if target > counts.min() >= min_per_class:
+        warnings.warn(
+            f"label={label!r}: class {counts.idxmin()!r} has {counts.min()} images, fewer than per_class={per_class}; "
+            f"every class is balanced to {counts.min()} images",
+            stacklevel=2,
+        )
+        target = int(counts.min())
     short = counts[counts < max(target, min_per_class)]
     if len(short):
         raise CatalogError(
             f"label={label!r}: class {short.index[0]!r} has {short.iloc[0]} images but balancing needs "
             f"{max(target, min_per_class)} per class (per_class={per_class}, min_per_class={min_per_class}); "
-            "lower per_class / top_k or add images"
+            "lower min_per_class / top_k or add images"
         )
     rng = np.random.default_rng(seed)
     picked = []

@@ -154,8 +154,8 @@ def _type_name(value) -> str:
     return {bool: "true/false", int: "an integer", float: "a number", str: "text", list: "a list"}.get(type(value), type(value).__name__)
 
 
-def _check_type(where: str, value, default) -> None:
-    if default is None or value is None and default is None:
+def _check_type(where: str, value, default, key: str = "") -> None:
+    if default is None or value is None and key in OPTIONAL_POSITIVE_KEYS:
         return
     if value is None:
         raise BookError(f"{where}=none: expected {_type_name(default)}, like the default {default!r}")
@@ -226,7 +226,7 @@ def checked_params(root: Path, params_file: Path, overrides: dict, declared: dic
             raise BookError(f"--set {key}: unknown parameter; accepted keys are {', '.join(sorted(known))} (or NOTEBOOK.KEY)")
         owner = base["sections"] if notebook in base["sections"] else base["notebooks"]
         default = owner.get(notebook, {}).get(name, defaults.get(name)) if dot else defaults.get(name)
-        _check_type(f"--set {key}", value, default)
+        _check_type(f"--set {key}", value, default, name)
         _check_value(f"--set {key}", name, value)
     shared = params["shared"]
     if "dataset" in shared and "dataset" not in overrides:
