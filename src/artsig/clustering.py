@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -272,48 +273,33 @@ def compare(
     from tqdm import tqdm
 
     labels = label_frame(catalog) if labels is None else labels.reset_index(drop=True)
-    k_values = list(k_values)
-    paths = None
+    settings = dict(methods=list(methods), k=k, k_values=list(k_values), n_components=n_components, seed=seed,
+                    max_points=dict(max_points or {}), subsample=subsample)
+    key = paths = None
     if cache_dir is not None:
         std_key = {n: _standardize_for(n, standardize) for n in features}
-        key = store.fingerprint(CACHE_VERSION, dict(features), labels, catalog["image_id"].astype(str).to_numpy(), list(methods), k, k_values,
-                          n_components, seed, dict(max_points or {}), subsample, std_key)
+        key = store.fingerprint(CACHE_VERSION, dict(features), labels, catalog["image_id"].astype(str).to_numpy(), *settings.values(), std_key)
         paths = [store.cache_path(cache_dir, f"compare-{part}", key, ".parquet") for part in ("scores", "assignments", "scans")]
         if all(p.exists() for p in paths):
             return tuple(pd.read_parquet(p) for p in paths)  # type: ignore[return-value]
-    rows, scans = [], []
+    rows, scans, parts = [], [], {}
     assign = {"image_id": catalog["image_id"].astype(str).to_numpy()}
     bar = tqdm(total=len(features) * len(methods), desc="clustering", disable=not progress, leave=False)
-    parts = {}
     for name, X in features.items():
         if len(X) != len(catalog):
             raise ValueError(f"features {name!r} have {len(X)} rows but the catalog has {len(catalog)}")
-        if paths is not None:  # a run killed part-way resumes after the last finished feature set
+        if key is not None:  # a run killed part-way resumes after the last finished feature set
             parts[name] = [store.cache_path(cache_dir, f"compare-part-{part}", store.fingerprint(key, name), ".parquet") for part in ("rows", "assign", "scan")]
-            if all(p.exists() for p in parts[name]):
-                done_rows, done_assign, done_scan = (pd.read_parquet(p) for p in parts[name])
-                rows.extend(done_rows.to_dict("records"))
-                assign.update({c: done_assign[c].to_numpy() for c in done_assign.columns})
-                scans.append(done_scan)
-                bar.update(len(methods))
-                continue
-        first_row = len(rows)
-        Z = prepare(X, n_components=n_components, seed=seed, standardize=_standardize_for(name, standardize))
-        scan = k_scan(Z, k_values, seed=seed)
-        chosen = pick_k(scan)
-        scans.append(scan.assign(extractor=name, k_elbow=chosen["elbow"], k_silhouette=chosen["silhouette"]))
-        k_used = int(k) if not isinstance(k, str) else chosen[k]
-        for method in methods:
-            lim = (max_points or {}).get(method)
-            lab = cluster(Z, method, k=k_used, seed=seed, max_points=lim, subsample=subsample)
-            assign[f"{name}/{method}"] = lab
-            base = dict(extractor=name, method=method, k=k_used if method in ("kmeans", "gmm", "agglomerative") else np.nan)
-            rows.extend(scoring.score_partition(lab, Z, labels, seed=seed, **base).to_dict("records"))
-            bar.update(1)
-        if paths is not None:
-            done = (pd.DataFrame(rows[first_row:]), pd.DataFrame({f"{name}/{m}": assign[f"{name}/{m}"] for m in methods}), scans[-1])
-            for frame, path in zip(done, parts[name]):
+        done = _finished_part(parts.get(name))
+        if done is None:
+            done = _cluster_feature_set(name, X, labels, standardize, bar, **settings)
+            for frame, path in zip(done, parts.get(name, ())):
                 store.save_frame(path, frame)
+        else:
+            bar.update(len(methods))
+        rows.extend(done[0].to_dict("records"))
+        assign.update({c: done[1][c].to_numpy() for c in done[1].columns})
+        scans.append(done[2])
     bar.close()
     scan_table = pd.concat(scans, ignore_index=True)[["extractor", "k", "inertia", "silhouette", "k_elbow", "k_silhouette"]]
     result = (pd.DataFrame(rows), pd.DataFrame(assign), scan_table)
@@ -323,6 +309,33 @@ def compare(
         for path in (p for group in parts.values() for p in group):
             path.unlink(missing_ok=True)  # the whole result is stored; the per-feature-set parts are not needed
     return result
+
+
+def _finished_part(paths: Sequence[Path] | None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
+    """The stored rows, assignments and scan of one finished feature set of :func:`compare`, if all are there."""
+    if not paths or not all(p.exists() for p in paths):
+        return None
+    return tuple(pd.read_parquet(p) for p in paths)  # type: ignore[return-value]
+
+
+def _cluster_feature_set(
+    name: str, X: np.ndarray, labels: pd.DataFrame, standardize, bar, *, methods: Sequence[str], k: str | int,
+    k_values: list[int], n_components: int, seed: int, max_points: Mapping[str, int], subsample: bool,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """One feature set of :func:`compare`: reduce, scan k, cluster with every method and score it."""
+    Z = prepare(X, n_components=n_components, seed=seed, standardize=_standardize_for(name, standardize))
+    scan = k_scan(Z, k_values, seed=seed)
+    chosen = pick_k(scan)
+    k_used = int(k) if not isinstance(k, str) else chosen[k]
+    rows, assign = [], {}
+    for method in methods:
+        lab = cluster(Z, method, k=k_used, seed=seed, max_points=max_points.get(method), subsample=subsample)
+        assign[f"{name}/{method}"] = lab
+        base = dict(extractor=name, method=method, k=k_used if method in ("kmeans", "gmm", "agglomerative") else np.nan)
+        rows.extend(scoring.score_partition(lab, Z, labels, seed=seed, **base).to_dict("records"))
+        bar.update(1)
+    scan = scan.assign(extractor=name, k_elbow=chosen["elbow"], k_silhouette=chosen["silhouette"])
+    return pd.DataFrame(rows), pd.DataFrame(assign), scan
 
 
 def summary_wide(scores: pd.DataFrame, decimals: int = 3) -> pd.DataFrame:

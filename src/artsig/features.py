@@ -533,7 +533,11 @@ def _run(
     progress: bool,
     stop_after: int | None = None,
 ) -> None:
-    """Fill every cache for all images, batch by batch; decoding overlaps the models."""
+    """Fill every cache for all images, batch by batch; decoding overlaps the models.
+
+    One loop on purpose (about 60 lines): the decode pool, the pending futures, the progress bar
+    and the caches live together; cut in pieces they would be passed between every piece.
+    """
     # unique images in catalog order, cut into fixed batches
     seen: dict[str, str] = {}
     for sha, path in zip(shas, paths):

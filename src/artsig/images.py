@@ -138,6 +138,8 @@ def _png_strips_reduced(path: Path, factor: int) -> Image.Image | None:
 
     The compressed stream is inflated incrementally; each strip is decoded by PIL as a small PNG
     whose first row is the previous strip's last row, unfiltered, so PNG's row filters work.
+    Kept as one function (about 65 lines) because the chunk reader, the inflater and the strip
+    buffer share their state at every step of the stream.
     """
     with open(path, "rb") as fh:
         if fh.read(8) != b"\x89PNG\r\n\x1a\n":
