@@ -60,28 +60,64 @@ def test_cli_reports_bad_set_without_traceback(capsys, monkeypatch):
 
 
 @pytest.mark.slow
-def test_a_chapter_that_does_not_apply_is_skipped_and_the_run_goes_on(tmp_path):
-    """A notebook raising ChapterSkipped is reported; the next chapter still runs; other errors stop."""
+def test_a_chapter_that_cannot_run_never_stops_the_others(tmp_path):
+    """ChapterSkipped and CatalogError make a page that says why; an unexpected error makes a page
+    saying so, the next chapters still run, and the failure is raised once every chapter ran."""
     import nbformat
 
-    from artsig.book import execute
+    from artsig.book import ChaptersFailed, execute
 
     (tmp_path / "notebooks").mkdir()
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n- file: book/chapters/a\n- file: book/chapters/b\n- file: book/chapters/c\n")
+    names = ["a", "b", "c", "d"]
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n" + "".join(f"- file: book/chapters/{n}\n" for n in names))
     bodies = {"a": "from artsig.book import ChapterSkipped\nraise ChapterSkipped('no genre column')",
-              "b": "print('ran')", "c": "1 / 0"}
+              "b": "from artsig.catalog import CatalogError\nraise CatalogError('label=\\'style\\': lower min_per_class')",
+              "c": "1 / 0", "d": "print('ran')"}
     for name, body in bodies.items():
-        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}), nbformat.v4.new_code_cell(body)])
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Title"), nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+                                             nbformat.v4.new_code_cell(body), nbformat.v4.new_code_cell("print('never')")])
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nbformat.write(nb, tmp_path / "notebooks" / f"{name}.ipynb")
     said = []
-    with pytest.raises(BookError, match="c.ipynb failed in cell 2 \\(ZeroDivisionError"):
+    with pytest.raises(ChaptersFailed, match="c.ipynb failed in cell 2 \\(ZeroDivisionError") as failed:
         execute(tmp_path, {"shared": {}, "notebooks": {}}, log=said.append)
+    assert len(failed.value.failures) == 1 and len(failed.value.written) == 4
     assert any("a skipped: no genre column" in line for line in said)
-    assert (tmp_path / "book" / "chapters" / "b.ipynb").is_file()
-    skipped = nbformat.read(tmp_path / "book" / "chapters" / "a.ipynb", as_version=4)
-    assert "skipped for this collection: no genre column" in skipped.cells[0].source
-    assert not any(o.get("output_type") == "error" for c in skipped.cells if c.cell_type == "code" for o in c.outputs)
+    pages = {n: nbformat.read(tmp_path / "book" / "chapters" / f"{n}.ipynb", as_version=4) for n in names}
+    assert "skipped for this collection: no genre column" in pages["a"].cells[1].source
+    assert "lower min_per_class" in pages["b"].cells[1].source
+    assert "stopped with an error: ZeroDivisionError" in pages["c"].cells[1].source
+    for name in "abc":
+        assert not any(o.get("output_type") == "error" for c in pages[name].cells if c.cell_type == "code" for o in c.outputs)
+        assert "print('never')" not in [c.source for c in pages[name].cells]
+    assert "ran" in pages["d"].cells[2].outputs[0]["text"]
+
+
+def test_reference_runs_stop_at_the_first_error(tmp_path):
+    import nbformat
+
+    from artsig.book import ChaptersFailed, execute
+
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n- file: book/chapters/a\n- file: book/chapters/b\n")
+    for name, body in {"a": "1 / 0", "b": "print('ran')"}.items():
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(body)])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, tmp_path / "notebooks" / f"{name}.ipynb")
+    with pytest.raises(BookError, match="a.ipynb failed") as failed:
+        execute(tmp_path, {"shared": {}, "notebooks": {}}, reference=True, log=lambda *_: None)
+    assert not isinstance(failed.value, ChaptersFailed)
+    assert not nbformat.read(tmp_path / "notebooks" / "b.ipynb", as_version=4).cells[0].get("outputs")
+
+
+def test_relative_dataset_paths_are_resolved_from_where_the_user_stands(tmp_path, monkeypatch):
+    from artsig.datasets import absolute_dataset
+
+    monkeypatch.chdir(tmp_path)
+    assert absolute_dataset("csv:../data/works.csv") == f"csv:{tmp_path.parent / 'data' / 'works.csv'}"
+    assert absolute_dataset("folder:paintings") == f"folder:{tmp_path / 'paintings'}"
+    assert absolute_dataset("folder:/abs/x") == "folder:/abs/x"
+    assert absolute_dataset("synthetic") == "synthetic"
 
 
 def test_require_labels():
@@ -291,3 +327,38 @@ def test_retrieval_chapters_share_one_section():
     assert _checked({"retrieval.epochs": 3})["notebooks"]["07_semi_supervised"]["epochs"] == 3
     with pytest.raises(BookError, match="section retrieval has no parameter"):
         _checked({"retrieval.top_k": 3})
+
+
+def _page_with(tmp_path, cells, dataset=None):
+    import nbformat
+
+    from artsig.book import CHAPTERS_DIR
+
+    nb = nbformat.v4.new_notebook(cells=cells)
+    if dataset is not None:
+        nb.metadata["papermill"] = {"parameters": {"dataset": dataset}}
+    (tmp_path / CHAPTERS_DIR).mkdir(parents=True, exist_ok=True)
+    path = tmp_path / CHAPTERS_DIR / "01_x.ipynb"
+    nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.mark.parametrize("dataset, kept", [(None, ["params", "drawn", "bench"]), ("folder:/x", ["params", "drawn", "coll"])])
+def test_pages_drop_captions_of_figures_not_drawn_and_prose_for_another_collection(tmp_path, dataset, kept):
+    import nbformat
+
+    from artsig.book import prepare_pages
+
+    glued = nbformat.v4.new_output("display_data", data={"text/plain": "fig"}, metadata={"scrapbook": {"name": "fig-a", "mime_prefix": ""}})
+    cells = [
+        nbformat.v4.new_code_cell('dataset = "synthetic"', metadata={"tags": ["parameters"], "id_": "params"}),
+        nbformat.v4.new_code_cell("show_figure('fig-a', fig)", outputs=[glued]),
+        nbformat.v4.new_markdown_cell("```{glue:figure} fig-a\n:name: fig-a\n\ndrawn\n```"),
+        nbformat.v4.new_markdown_cell("```{glue:figure} fig-b\n:name: fig-b\n\nnever drawn\n```"),
+        nbformat.v4.new_markdown_cell("bench", metadata={"tags": ["benchmark-only"]}),
+        nbformat.v4.new_markdown_cell("coll", metadata={"tags": ["collection-only"]}),
+    ]
+    path = _page_with(tmp_path, cells, dataset)
+    prepare_pages(tmp_path)
+    text = [c.source for c in nbformat.read(str(path), as_version=4).cells if c.cell_type == "markdown"]
+    assert [t.splitlines()[-2] if "glue" in t else t for t in text] == [k for k in kept if k != "params"]

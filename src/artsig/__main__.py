@@ -28,17 +28,27 @@ def cmd_book(args) -> int:
     overrides = _parse_sets(args.set)
     if args.dataset:
         overrides["dataset"] = args.dataset
+    if "dataset" in overrides:  # the notebooks run in notebooks/: resolve a relative path from here
+        from artsig.datasets import absolute_dataset
+
+        overrides["dataset"] = absolute_dataset(str(overrides["dataset"]))
     if args.reference and overrides:
         raise book.BookError("--reference runs the notebooks' own defaults; it takes no --dataset or --set")
     params = book.checked_params(root, root / args.params, overrides)  # before any work starts
     book.ensure_kernel()
     if not args.reference and not args.only:
         book.clean_chapters(root)
-    book.execute(root, params, only=args.only, reference=args.reference)
-    if args.no_build or args.reference:
-        return 0
-    index = book.build_html(root)
-    print(f"[artsig] book ready: {index.relative_to(root)}  (open {index})")
+    failed = None
+    try:
+        book.execute(root, params, only=args.only, reference=args.reference)
+    except book.ChaptersFailed as exc:  # the other chapters ran: build their pages, then report
+        failed = exc
+    if not (args.no_build or args.reference):
+        index = book.build_html(root)
+        print(f"[artsig] book ready: {index.relative_to(root)}  (open {index})")
+    if failed is not None:
+        print(f"[artsig] {failed}", file=sys.stderr)
+        return 1
     return 0
 
 

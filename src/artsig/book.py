@@ -10,6 +10,7 @@ the command line, so ``--dataset folder:/path`` reruns the whole book on another
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -239,11 +240,18 @@ def loader_environment(params: dict) -> dict[str, str]:
     return {env: str(params["shared"][key]) for key, env in LOADER_OPTIONS.items() if params["shared"].get(key) is not None}
 
 
-def execute(root: Path, params: dict, only: list[str] | None = None, reference: bool = False, log=print) -> list[Path]:
-    """Execute the chapters with papermill; stop at the first failing cell with its error.
+CANNOT_ANSWER = ("ChapterSkipped", "CatalogError", "BookError")  # the collection, not the code, stops the chapter
 
-    ``reference=True`` runs each notebook with its own defaults and writes the outputs back
-    into ``notebooks/`` (what nbval compares against); otherwise outputs go to book/chapters/.
+
+def execute(root: Path, params: dict, only: list[str] | None = None, reference: bool = False, log=print) -> list[Path]:
+    """Execute the chapters with papermill, in order; a failing chapter does not stop the others.
+
+    A chapter that cannot answer for this collection (it raised ``ChapterSkipped`` or a
+    ``CatalogError`` naming the parameter to change) becomes a page that says so; any other
+    error becomes a page with the error and is listed in the ``BookError`` raised after every
+    chapter has run. ``reference=True`` runs each notebook with its own defaults and writes the
+    outputs back into ``notebooks/`` (what nbval compares against) and stops at the first error;
+    otherwise outputs go to book/chapters/.
     """
     import papermill
     from papermill.exceptions import PapermillExecutionError
@@ -255,7 +263,7 @@ def execute(root: Path, params: dict, only: list[str] | None = None, reference: 
         if missing:
             raise BookError(f"--only {missing}: not chapters of _toc.yml ({', '.join(names)})")
         names = [n for n in names if n in only]
-    written = []
+    written, failed = [], []
     (root / CHAPTERS_DIR).mkdir(parents=True, exist_ok=True)
     for name in names:
         source = root / NOTEBOOKS_DIR / f"{name}.ipynb"
@@ -271,19 +279,34 @@ def execute(root: Path, params: dict, only: list[str] | None = None, reference: 
                 kernel_name="python3", progress_bar=False, request_save_on_cell_execute=False,
             )
         except PapermillExecutionError as exc:
-            if exc.ename == "ChapterSkipped":
+            message = (f"notebook {source.relative_to(root)} failed in cell {exc.exec_count} "
+                       f"({exc.ename}: {exc.evalue}); the executed copy with the traceback is {target.relative_to(root)}")
+            if reference:
+                raise BookError(message) from None
+            written.append(target)
+            if exc.ename in CANNOT_ANSWER:
                 log(f"[artsig] {name} skipped: {exc.evalue}")
                 mark_skipped(target, exc.evalue)
-                written.append(target)
                 continue
-            raise BookError(
-                f"notebook {source.relative_to(root)} failed in cell {exc.exec_count} "
-                f"({exc.ename}: {exc.evalue}); the executed copy with the traceback is {target.relative_to(root)}"
-            ) from None
+            log(f"[artsig] {name} FAILED, going on with the other chapters: {exc.ename}: {exc.evalue}")
+            mark_failed(target, f"{exc.ename}: {exc.evalue}")
+            failed.append(message)
+            continue
         relative_paths(target, root)
         log(f"[artsig] {name} done in {time.time() - started:.0f} s")
         written.append(target)
+    if failed:
+        raise ChaptersFailed(written, failed)
     return written
+
+
+class ChaptersFailed(BookError):
+    """Some chapters failed with an error the runner did not expect; the others ran."""
+
+    def __init__(self, written: list[Path], failures: list[str]):
+        self.written = written
+        self.failures = failures
+        super().__init__(f"{len(failures)} chapter(s) failed:\n" + "\n".join(f"  - {f}" for f in failures))
 
 
 def relative_paths(path: Path, root: Path) -> None:
@@ -306,12 +329,9 @@ def relative_paths(path: Path, root: Path) -> None:
         nbformat.write(nb, str(path))
 
 
-def mark_skipped(path: Path, reason: str) -> None:
-    """Turn an executed notebook that raised ChapterSkipped into a page that says why:
-    drop papermill's error banner, the traceback and the cells that did not run."""
-    import nbformat
-
-    nb = nbformat.read(str(path), as_version=4)
+def _cells_that_ran(nb) -> list:
+    """The executed cells up to and including the one that raised (its error output removed);
+    papermill's error banner and the cells that never ran are dropped."""
     kept = []
     for cell in nb.cells:
         if "papermill-error-cell-tag" in cell.metadata.get("tags", []):
@@ -321,10 +341,36 @@ def mark_skipped(path: Path, reason: str) -> None:
             kept.append(cell)
             break
         kept.append(cell)
-    note = nbformat.v4.new_markdown_cell(f"```{{note}}\nThis chapter was skipped for this collection: {reason}\n```")
+    return kept
+
+
+def _with_note(path: Path, text: str, kind: str = "note") -> None:
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    kept = _cells_that_ran(nb)
+    note = nbformat.v4.new_markdown_cell(f"```{{{kind}}}\n{text}\n```")
     position = 1 if kept and kept[0].cell_type == "markdown" else 0
     nb.cells = kept[:position] + [note] + kept[position:]
     nbformat.write(nb, str(path))
+
+
+def mark_skipped(path: Path, reason: str) -> None:
+    """Turn an executed notebook that could not answer for this collection (``ChapterSkipped``,
+    or a ``CatalogError`` naming the parameter to change) into a page that says why: drop
+    papermill's error banner, the traceback and the cells that did not run."""
+    _with_note(path, f"This chapter was skipped for this collection: {reason}")
+
+
+def mark_failed(path: Path, error: str) -> None:
+    """A page for a chapter that failed with an unexpected error: what happened, where to look,
+    and the cells that ran before it."""
+    _with_note(
+        path,
+        f"This chapter stopped with an error: {error}. The other chapters ran. The full traceback is in "
+        "the executed notebook (book/chapters/); please report it with the command you ran.",
+        kind="error",
+    )
 
 
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
@@ -351,11 +397,65 @@ def strip_check_markers(path: Path) -> int:
     return changed
 
 
+GLUE_FIGURE = re.compile(r"\{glue:figure\}\s+(\S+)")
+BENCHMARK_ONLY, COLLECTION_ONLY = "benchmark-only", "collection-only"
+
+
+def glued_names(nb) -> set[str]:
+    """The names an executed notebook glued (myst-nb stores them as scrapbook output metadata)."""
+    return {
+        o.get("metadata", {}).get("scrapbook", {}).get("name")
+        for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])
+    } - {None}
+
+
+def run_dataset(nb) -> str:
+    """The ``dataset`` a chapter ran on: papermill's injected parameter, else the parameters cell's default."""
+    injected = nb.metadata.get("papermill", {}).get("parameters", {})
+    if "dataset" in injected:
+        return str(injected["dataset"])
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            match = re.search(r"^dataset\s*=\s*[\"']([^\"']*)[\"']", cell.source, re.M)
+            if match:
+                return match.group(1)
+    return "synthetic"
+
+
+def drop_unused_cells(path: Path) -> int:
+    """Remove the prose this run has nothing for: a ``{glue:figure}`` caption whose figure was
+    not drawn (the collection lacks the label, or the chapter stopped early), a markdown cell
+    tagged ``benchmark-only`` when the run is not on the procedural benchmark and one tagged
+    ``collection-only`` when it is. Returns how many cells were removed."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    glued, benchmark = glued_names(nb), run_dataset(nb) == "synthetic"
+
+    def unused(cell) -> bool:
+        if cell.cell_type != "markdown":
+            return False
+        tags = cell.metadata.get("tags", [])
+        if (BENCHMARK_ONLY in tags and not benchmark) or (COLLECTION_ONLY in tags and benchmark):
+            return True
+        names = GLUE_FIGURE.findall(cell.source)
+        return bool(names) and not set(names) & glued
+
+    kept = [cell for cell in nb.cells if not unused(cell)]
+    removed = len(nb.cells) - len(kept)
+    if removed:
+        nb.cells = kept
+        nbformat.write(nb, str(path))
+    return removed
+
+
 def prepare_pages(root: Path) -> list[Path]:
-    """Turn the executed chapters in book/chapters into the book's pages (markers stripped)."""
+    """Turn the executed chapters in book/chapters into the book's pages: check markers stripped,
+    captions of figures that were not drawn and prose for another kind of collection removed."""
     pages = sorted((root / CHAPTERS_DIR).glob("*.ipynb"))
     for page in pages:
         strip_check_markers(page)
+        drop_unused_cells(page)
     return pages
 
 

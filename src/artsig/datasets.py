@@ -61,6 +61,19 @@ def check_dataset(dataset: str) -> tuple[str, Path | None]:
     return kind, path
 
 
+def absolute_dataset(dataset: str, base: str | os.PathLike | None = None) -> str:
+    """``dataset`` with a relative location made absolute against ``base`` (the caller's working
+    directory by default): the book's notebooks run in ``notebooks/``, so a path typed relative
+    to where the user stands must be resolved before it reaches them."""
+    kind, sep, location = str(dataset).partition(":")
+    if not sep or kind not in ("folder", "wikiart", "best-artworks", "csv") or not location:
+        return dataset
+    path = Path(location).expanduser()
+    if not path.is_absolute():
+        path = Path(base or os.getcwd()) / path
+    return f"{kind}:{os.path.normpath(path)}"
+
+
 def open_dataset(
     dataset: str = "synthetic",
     data_dir: str | os.PathLike = "../data",
