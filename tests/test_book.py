@@ -362,3 +362,14 @@ def test_pages_drop_captions_of_figures_not_drawn_and_prose_for_another_collecti
     prepare_pages(tmp_path)
     text = [c.source for c in nbformat.read(str(path), as_version=4).cells if c.cell_type == "markdown"]
     assert [t.splitlines()[-2] if "glue" in t else t for t in text] == [k for k in kept if k != "params"]
+
+
+def test_profile_is_checked_and_resolved_per_collection():
+    from artsig import profiles
+    from artsig.book import _check_value
+
+    assert profiles.resolve("auto", "synthetic") == "quick"
+    assert profiles.resolve("auto", "csv:/x/works.csv") == "full"
+    assert profiles.resolve("quick", "folder:/x") == "quick"
+    with pytest.raises(BookError, match="profile='fast': expected one of auto, quick, full"):
+        _check_value("--set profile", "profile", "fast")

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from artsig.profiles import PROFILES
+
 NOTEBOOKS_DIR = "notebooks"
 CHAPTERS_DIR = Path("book") / "chapters"
 
@@ -184,6 +186,8 @@ def _check_value(where: str, key: str, value) -> None:
         raise BookError(f"{where}={value!r}: expected a non-negative integer")
     if key in LABEL_KEYS and value not in LABEL_VALUES:
         raise BookError(f"{where}={value!r}: not a label column; expected one of {', '.join(LABEL_VALUES)}")
+    if key == "profile" and value not in PROFILES:
+        raise BookError(f"{where}={value!r}: expected one of {', '.join(PROFILES)} (auto: quick for the benchmark, full for a real collection)")
     if key == "device" and not (isinstance(value, str) and (value in ("auto", "cpu", "cuda") or value.startswith("cuda:") and value[5:].isdigit())):
         raise BookError(f"{where}={value!r}: expected auto, cpu, cuda or cuda:N")
     if key == "csv_dir" and value is not None and not Path(str(value)).expanduser().is_dir():

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from artsig import determinism, paths
+from artsig import determinism, paths, profiles
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -35,6 +35,18 @@ class Chapter:
     figures: Path | None = None
     cache: Path | None = None
     backend: str | None = None
+    profile: str = "quick"
+    dataset: str = "synthetic"
+
+    @property
+    def full(self) -> bool:
+        """Whether this run works at full strength (a real collection, or ``profile="full"``)."""
+        return self.profile == "full"
+
+    @property
+    def benchmark(self) -> bool:
+        """Whether this run is on the procedural benchmark."""
+        return profiles.is_benchmark(self.dataset)
 
 
 def start(
@@ -42,6 +54,7 @@ def start(
     dataset: str,
     results_dir: str | os.PathLike = "../results",
     *,
+    profile: str = "auto",
     data_dir: str | os.PathLike = "../data",
     seed: int | None = None,
     threads: int | None = None,
@@ -55,12 +68,14 @@ def start(
     """Set a chapter up in one call: seed and pin threads, set pandas display options, silence
     the ``ignore`` warning categories, create its results (and figures, cache) folder.
 
-    ``seed=None`` seeds nothing. ``framework="torch"`` imports torch before seeding so it is
+    ``profile`` (auto | quick | full, see :mod:`artsig.profiles`) is resolved for ``dataset`` into
+    ``Chapter.profile``. ``seed=None`` seeds nothing. ``framework="torch"`` imports torch before seeding so it is
     configured too; ``"tensorflow"`` also fixes TensorFlow's thread pools and devices and
     returns the device it runs on as ``backend``.
     """
     if framework not in FRAMEWORKS:
         raise ValueError(f"framework={framework!r}: expected one of {FRAMEWORKS}")
+    resolved = profiles.resolve(profile, dataset)
     for category in ignore:
         warnings.filterwarnings("ignore", category=category)
     for option, value in (display or {}).items():
@@ -71,7 +86,7 @@ def start(
     if figures_dir is not None:
         figures_dir.mkdir(exist_ok=True)
     cache_dir = paths.cache_dir(data_dir, cache) if cache else None
-    return Chapter(name=name, out=out, figures=figures_dir, cache=cache_dir, backend=backend)
+    return Chapter(name=name, out=out, figures=figures_dir, cache=cache_dir, backend=backend, profile=resolved, dataset=dataset)
 
 
 def _seed(seed: int | None, threads: int | None, framework: str | None, device: str) -> str | None:
