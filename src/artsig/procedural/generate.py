@@ -101,9 +101,10 @@ def tables(works: list[dict], families: list[list[int]]) -> tuple[pd.DataFrame, 
 
 # --------------------------------------------------------------------------- rendering
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    """Write one image through the store's atomic writer (no lock: each worker owns its files)."""
+    from artsig.store import atomic_write
+
+    atomic_write(path, lambda tmp: tmp.write_bytes(data), lock=False)
 
 
 def _render_chunk(jobs: list[tuple[WorkSpec, int, str]]) -> int:
