@@ -83,6 +83,15 @@ def test_choose_label_falls_back_to_what_exists():
         choose_label(frame[["image_id"]], "genre")
 
 
+def test_choose_label_prefers_style_to_hundreds_of_artists():
+    from artsig.catalog import choose_label
+
+    frame = pd.DataFrame({"image_id": ["a", "b"], "artist": ["p", "q"], "style": ["x", "y"]})
+    assert choose_label(frame, "genre") == "style"
+    assert choose_label(frame[["image_id", "artist"]], "genre") == "artist"
+    assert choose_label(frame, "artist") == "artist"
+
+
 def _scan_folder(folder, **kwargs):
     names = sorted(os.fsdecode(n) for n in os.listdir(os.fsencode(folder)))
     records = pd.DataFrame({"path": pd.Series(names, dtype=object), "style": ["a"] * len(names)})  # object: names may hold any bytes

@@ -27,3 +27,14 @@ def test_training_curves_adds_a_distance_panel_only_when_asked():
     assert len(training_curves({"a": history}).axes) == 2
     fig = training_curves({"a": history, "b": history}, distances=True)
     assert len(fig.axes) == 3 and len(fig.axes[2].lines) == 4
+
+
+def test_label_distributions_name_the_top_classes_and_sum_the_rest():
+    import pandas as pd
+
+    catalog = pd.DataFrame({"artist": [f"a{i % 300}" for i in range(900)], "style": ["x", "y", "z"] * 300})
+    fig = label_distributions(catalog, ["artist", "style"], max_classes=20)
+    names = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert len(names) == 21 and names[0] == "other (280 classes)"
+    assert fig.get_size_inches()[1] < 10  # not one bar per artist
+    assert len(fig.axes[1].get_yticklabels()) == 3

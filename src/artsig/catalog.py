@@ -323,8 +323,14 @@ def summarize(catalog: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+#: which label a chapter falls back to when the one it asks for is missing: the label of a few
+#: well-filled classes first (style, genre), the artist (often hundreds of names) last
+LABEL_PREFERENCE = ("style", "genre", "artist")
+
+
 def choose_label(catalog: pd.DataFrame, preferred: str) -> str:
-    """``preferred`` when the catalog has it, else the first categorical label it does have.
+    """``preferred`` when the catalog has it, else the first categorical label it does have, in the
+    order of :data:`LABEL_PREFERENCE` (style, genre, then artist, then any other).
 
     A user's folder collection carries only the label its folders name, so a chapter asking
     for ``genre`` runs on ``style`` (say) instead of failing; the caller should say so.
@@ -334,5 +340,7 @@ def choose_label(catalog: pd.DataFrame, preferred: str) -> str:
     available = label_columns(catalog, categorical_only=True)
     if not available:
         raise CatalogError(f"label={preferred!r}: the catalog has no label column at all; expected one of {list(LABEL_COLUMNS)}")
-    log.warning("label %r not in this catalog; using %r", preferred, available[0])
-    return available[0]
+    rank = {name: i for i, name in enumerate(LABEL_PREFERENCE)}
+    chosen = sorted(available, key=lambda c: rank.get(c, len(rank)))[0]
+    log.warning("label %r not in this catalog; using %r", preferred, chosen)
+    return chosen

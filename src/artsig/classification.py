@@ -105,9 +105,12 @@ def resolve_labels(catalog: pd.DataFrame, label: str = "genre", transfer_label: 
     column; ``transfer_label`` becomes None when the catalog lacks it (the transfer step is
     then skipped). ``notes`` says what was changed, in words.
     """
+    from artsig.catalog import LABEL_PREFERENCE
     from artsig.scoring import label_names
 
-    available = label_names(catalog, label_columns(catalog, categorical_only=True))  # the one label rule, on the categorical columns
+    rank = {name: i for i, name in enumerate(LABEL_PREFERENCE)}  # style before artist, as catalog.choose_label
+    categorical = sorted(label_columns(catalog, categorical_only=True), key=lambda c: rank.get(c, len(rank)))
+    available = label_names(catalog, categorical)  # the one label rule, on the categorical columns
     notes = []
     if label not in available:
         if not available:
@@ -131,8 +134,10 @@ def prepare(
     seed: int = 0,
     min_per_class: int = 10,
     progress: bool = True,
+    split: pd.Series | None = None,
 ) -> dict:
-    """Balance ``catalog`` on ``label`` and load its pixels.
+    """Balance ``catalog`` on ``label`` and load its pixels (within the collection's own ``split``
+    when given: see :func:`artsig.balancing.balance`).
 
     Returns a dict with ``catalog`` (balanced, with ``split``), ``x`` (N, S, S, 3) uint8
     pixels, ``y`` class indices, ``classes`` (names, index order), ``label`` and
@@ -149,7 +154,7 @@ def prepare(
         if smallest < per_class and smallest >= min_per_class:
             print(f"{label}: the smallest of the kept classes has {smallest} images; per_class={per_class} lowered to {smallest}")
             per_class = smallest
-    balanced = balance(catalog, label, top_k=top_k, per_class=per_class, min_per_class=min_per_class, seed=seed)
+    balanced = balance(catalog, label, top_k=top_k, per_class=per_class, min_per_class=min_per_class, seed=seed, split=split)
     return _load_data(balanced, label, input_size, data_dir, progress)
 
 
@@ -218,6 +223,98 @@ def prepare_from_table(
     return {**_load_data(balanced, label, input_size, data_dir, progress), "source": "the data chapter's table"}
 
 
+def prepare_split(
+    catalog: pd.DataFrame,
+    label: str,
+    split: pd.DataFrame,
+    input_size: int = 224,
+    data_dir: str | os.PathLike = "../data",
+    min_per_class: int = 20,
+    progress: bool = True,
+) -> dict:
+    """The prepared dataset of :func:`prepare` on every labelled image of the collection's split
+    (``split``: :func:`artsig.balancing.load_split`; no undersampling: train with class weights).
+
+    Classes below ``min_per_class`` images, or missing from a split, are left out and named in
+    ``notes``; ``source`` says where the split came from.
+    """
+    if not isinstance(input_size, (int, np.integer)) or input_size < min(MIN_INPUT_SIZE.values()):
+        raise ValueError(f"input_size={input_size!r}: expected an integer of at least {min(MIN_INPUT_SIZE.values())} pixels")
+    if label not in catalog:
+        raise CatalogError(f"label={label!r}: the catalog has no such column; it has {list(catalog.columns)}")
+    rows = catalog.assign(split=split["split"].to_numpy()).dropna(subset=[label])
+    rows = rows[rows["split"].isin(("train", "val", "test"))]
+    counts = rows[label].value_counts()
+    per_split = rows.groupby([label, "split"]).size().unstack(fill_value=0).reindex(columns=["train", "val", "test"], fill_value=0)
+    small = counts[counts < min_per_class].index.tolist()
+    absent = per_split.index[(per_split == 0).any(axis=1)].difference(small).tolist()
+    notes = []
+    if small:
+        notes.append(f"{len(small)} class(es) with fewer than min_per_class={min_per_class} images left out: {', '.join(map(str, small[:8]))}")
+    if absent:
+        notes.append(f"{len(absent)} class(es) missing from a split left out: {', '.join(map(str, absent[:8]))}")
+    kept = rows[~rows[label].isin(small + absent)].reset_index(drop=True)
+    if kept[label].nunique() < 2:
+        raise CatalogError(f"label={label!r}: fewer than 2 classes have min_per_class={min_per_class} images in every split; lower min_per_class")
+    data = _load_data(kept, label, input_size, data_dir, progress)
+    return {**data, "source": str(split["source"].iloc[0]) if "source" in split else "given", "notes": notes}
+
+
+def resolve_class_weight(class_weight: str | None, data: dict) -> str | None:
+    """``"auto"``: ``"balanced"`` when the training classes differ in size (the full profile), else None."""
+    if class_weight != "auto":
+        return class_weight
+    train = data["y"][(data["catalog"]["split"] == "train").to_numpy()]
+    sizes = np.bincount(train, minlength=len(data["classes"]))
+    return "balanced" if sizes.min() != sizes.max() else None
+
+
+def balanced_class_weights(y: np.ndarray, n_classes: int) -> dict[int, float]:
+    """``{class: n / (classes * count)}``: every class weighs the same in the loss (scikit-learn's "balanced")."""
+    counts = np.bincount(np.asarray(y), minlength=n_classes).astype(float)
+    return {i: float(len(y) / (n_classes * c)) if c else 0.0 for i, c in enumerate(counts)}
+
+
+def prepare_run(
+    catalog: pd.DataFrame,
+    label: str,
+    profile: str,
+    split: pd.DataFrame,
+    table: str | os.PathLike | pd.DataFrame | None = None,
+    input_size: int = 64,
+    data_dir: str | os.PathLike = "../data",
+    top_k: int | None = None,
+    per_class: int | None = None,
+    min_per_class: int = 20,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict:
+    """What a profile trains on: ``{"mode", "data", "reason"}``.
+
+    ``quick``: the data chapter's balanced table (``table``; balanced here within ``split`` when it
+    is absent). ``full``: every labelled image of the collection's ``split`` at the backbones'
+    native size (:func:`prepare_split`). When fewer than 2 classes have ``min_per_class`` images
+    (a small collection) the mode is ``"cross-validation"``, ``data`` is None and ``reason`` says why.
+    """
+    counts = catalog[label].dropna().astype(str).value_counts()
+    if (counts >= min_per_class).sum() < 2:
+        reason = (f"{label!r} has {len(counts)} classes of {counts.min()}-{counts.max()} images, fewer than min_per_class={min_per_class} "
+                  "in all but at most one: no fixed split holds enough test images, so the frozen probes are cross-validated "
+                  "and the networks are not trained (lower min_per_class to train them anyway)")
+        return {"mode": "cross-validation", "data": None, "reason": reason}
+    if profile == "full":
+        native = NATIVE_INPUT_SIZE["efficientnet_lite0"]
+        data = prepare_split(catalog, label, split, native, data_dir, min_per_class, progress)
+        return {"mode": "split", "data": data, "reason": None}
+    own = split["split"] if "split" in catalog and catalog["split"].notna().any() else None
+    fallback = {"top_k": top_k, "per_class": per_class, "seed": seed, "min_per_class": min(min_per_class, 10)}
+    if table is None:
+        data = {**prepare(catalog, label, input_size, data_dir=data_dir, progress=progress, split=own, **fallback), "source": "balanced here"}
+    else:
+        data = prepare_from_table(catalog, label, table, input_size=input_size, data_dir=data_dir, progress=progress, split=own, **fallback)
+    return {"mode": "balanced", "data": data, "reason": None}
+
+
 def _split(data: dict, name: str) -> tuple[np.ndarray, np.ndarray]:
     mask = (data["catalog"]["split"] == name).to_numpy()
     return data["x"][mask], data["y"][mask]
@@ -249,6 +346,37 @@ def default_plan(models: Sequence[str] = MODELS) -> pd.DataFrame:
         else:
             rows += [(model, "frozen", 1e-3), (model, "fine-tuned", None)]
     return pd.DataFrame(rows, columns=["model", "training", "lr"])
+
+
+#: each backbone's native input size (the ImageNet training size; the scratch CNN is read at the same size)
+NATIVE_INPUT_SIZE = {"cnn": 224, "mobilenet_v2": 224, "densenet121": 224, "efficientnet_lite0": 224}
+
+
+def full_plan(models: Sequence[str] = MODELS, fine_tune: Sequence[str] = ("efficientnet_lite0",), input_size: int = 224) -> tuple[pd.DataFrame, list[str]]:
+    """The rows of the full profile and, in words, what was left out and why.
+
+    On two CPU cores a fine-tuned row at native size costs minutes per epoch, so the full plan
+    keeps one frozen head per pretrained backbone (its features are computed once), fine-tunes
+    only the backbones in ``fine_tune``, and keeps the from-scratch CNN as the scratch reference.
+    Backbones whose ImageNet weights cannot be loaded are left out: a frozen head on random
+    features at native size costs a whole feature pass and measures nothing about pretraining.
+    """
+    if isinstance(models, str):
+        models = [m.strip() for m in models.split(",") if m.strip()]
+    rows, notes = [], []
+    for model in models:
+        check_model(model)
+        if model == "cnn":
+            rows.append((model, "from scratch", 1e-3))
+        elif not imagenet_available(model, input_size):
+            notes.append(f"{model}: no ImageNet weights here, left out of the full profile (random features at {input_size} px teach nothing)")
+        else:
+            rows.append((model, "frozen", 1e-3))
+            if model in fine_tune:
+                rows.append((model, "fine-tuned", None))
+    if not rows:
+        raise ValueError(f"models={list(models)}: none of them can run at the full profile here; add cnn or efficientnet_lite0")
+    return pd.DataFrame(rows, columns=["model", "training", "lr"]), notes
 
 
 def check_model(model: str) -> str:
@@ -459,6 +587,7 @@ def fit(
     progress: bool = True,
     warmup: int = 0,
     checkpoint: str | os.PathLike | None = None,
+    class_weight: dict | None = None,
 ) -> pd.DataFrame:
     """Adam + cross-entropy with early stopping on validation loss (best weights restored).
 
@@ -467,7 +596,8 @@ def fit(
     With ``checkpoint`` (a file) the state after every epoch is written there (every model
     variable, random-seed states included, the optimizer's, early stopping's and the learning
     curve so far); a run killed mid-way and restarted on the same model continues from its
-    last finished epoch (see :func:`train_row`).
+    last finished epoch (see :func:`train_row`). ``class_weight`` ({class: weight}) weighs the loss
+    of an imbalanced training set.
     Returns the learning curve: one row per epoch with loss, accuracy, val_loss, val_accuracy.
     """
     import keras
@@ -503,6 +633,7 @@ def fit(
         shuffle=True,
         verbose=0,
         callbacks=callbacks,
+        class_weight=class_weight,
     )
     return _curve(pd.DataFrame(history.history) if saved is None else pd.DataFrame(logs), warmup)
 
@@ -642,6 +773,7 @@ class TrainingConfig:
     data_dir: str | os.PathLike = "../data"
     progress: bool = True
     cache: bool = True
+    class_weight: str | None = None
 
 
 @dataclass
@@ -724,7 +856,8 @@ class Classifier(BaseEstimator):
     """
 
     def __init__(self, model: str = "cnn", training: str = "from scratch", lr: float | None = None, epochs: int = 6, patience: int = 3, head_epochs: int = 40,
-                 head_patience: int = 5, batch_size: int = 32, seed: int = 0, data_dir: str | os.PathLike = "../data", progress: bool = True, cache: bool = True):
+                 head_patience: int = 5, batch_size: int = 32, seed: int = 0, data_dir: str | os.PathLike = "../data", progress: bool = True, cache: bool = True,
+                 class_weight: str | None = None):
         self.model = model
         self.training = training
         self.lr = lr
@@ -737,6 +870,7 @@ class Classifier(BaseEstimator):
         self.data_dir = data_dir
         self.progress = progress
         self.cache = cache
+        self.class_weight = class_weight
 
     @classmethod
     def from_config(cls, model: str, training: str, lr: float | None = None, config: TrainingConfig = TrainingConfig()) -> Classifier:
@@ -759,7 +893,8 @@ class Classifier(BaseEstimator):
         folder = None
         if self.cache:
             folder = cache_dir(self.data_dir, "classification") / row_key(
-                data, self.model, self.training, self.lr, self.epochs, self.patience, self.head_epochs, self.head_patience, self.batch_size, self.seed, pretrained, init
+                data, self.model, self.training, self.lr, self.epochs, self.patience, self.head_epochs, self.head_patience, self.batch_size, self.seed, pretrained, init,
+                class_weight=self.class_weight,
             )
             finished = _load_row(folder)
             if finished is not None:
@@ -783,6 +918,10 @@ class Classifier(BaseEstimator):
     def _name(self) -> str:
         return row_name(self.model, self.training, self.lr)
 
+    def _weights(self, y_train: np.ndarray, n_classes: int) -> dict | None:
+        """Keras ``class_weight`` for ``class_weight="balanced"`` (n / (classes * count)), else None."""
+        return balanced_class_weights(y_train, n_classes) if self.class_weight == "balanced" else None
+
     def _checkpoint(self, folder: Path | None, stage: str) -> Path | None:
         return folder / f"{stage}.ckpt" if folder is not None else None
 
@@ -801,7 +940,7 @@ class Classifier(BaseEstimator):
         _seed(self.seed)
         head = build_head(f_tr.shape[1], len(data["classes"]), f_tr)
         curve = fit(head, f_tr, y_tr2, f_va, splits.y_va, lr, self.head_epochs, self.head_patience, max(self.batch_size, 64), self._name(), self.progress,
-                    checkpoint=self._checkpoint(folder, "head"))
+                    checkpoint=self._checkpoint(folder, "head"), class_weight=self._weights(splits.y_tr, len(data["classes"])))
         probs, val_probs = softmax(logits(head, f_te)), softmax(logits(head, f_va))
         full = assemble(trunk, head, data["input_size"], augment=False)
         return _row_curve(self._name(), [curve.assign(stage="head")]), probs, val_probs, full, head, lr
@@ -819,7 +958,7 @@ class Classifier(BaseEstimator):
             _seed(self.seed)
             head = build_head(f_tr.shape[1], n_classes, f_tr)
             curve = fit(head, f_tr, y_tr2, f_va, splits.y_va, 1e-3, self.head_epochs, self.head_patience, max(self.batch_size, 64), f"{self._name()} (head)", self.progress,
-                        checkpoint=self._checkpoint(folder, "head"))
+                        checkpoint=self._checkpoint(folder, "head"), class_weight=self._weights(splits.y_tr, n_classes))
             curves.append(curve.assign(stage="head"))
             return head
         return build_head(trunk.output_shape[-1], n_classes, None, dropout=0.5 if self.model == "cnn" else 0.2)
@@ -836,7 +975,7 @@ class Classifier(BaseEstimator):
         full = assemble(trunk, head, data["input_size"], augment=True, freeze_bn=freeze_bn, seed=self.seed)
         warmup = WARMUP_EPOCHS if (init is None and not pretrained) else 0
         curve = fit(full, splits.x_tr.astype(np.float32), splits.y_tr, splits.x_va.astype(np.float32), splits.y_va, lr, self.epochs, self.patience, self.batch_size, self._name(),
-                    self.progress, warmup, checkpoint=self._checkpoint(folder, "full"))
+                    self.progress, warmup, checkpoint=self._checkpoint(folder, "full"), class_weight=self._weights(splits.y_tr, len(data["classes"])))
         curves.append(curve.assign(stage="full"))
         probs, val_probs = softmax(logits(full, splits.x_te)), softmax(logits(full, splits.x_va))
         return _row_curve(self._name(), curves), probs, val_probs, full, head, lr
@@ -916,7 +1055,7 @@ ROW_CACHE_VERSION = 1
 
 
 def row_key(data: dict, model: str, training: str, lr: float | None, epochs: int, patience: int, head_epochs: int, head_patience: int,
-            batch_size: int, seed: int, pretrained: bool, init: dict | None = None) -> str:
+            batch_size: int, seed: int, pretrained: bool, init: dict | None = None, class_weight: str | None = None) -> str:
     """The fingerprint of one row: prepared pixels, labels and split, the recipe, every training
     parameter, the starting weights, the thread count and the library versions."""
     import keras
@@ -932,6 +1071,8 @@ def row_key(data: dict, model: str, training: str, lr: float | None, epochs: int
         "keras": keras.__version__, "tensorflow": tf.__version__, "threads": determinism.threads(), "pinned": determinism.pinning_enabled(),
         "init": None if init is None else sorted(k for k, v in init.items() if v is not None),
     }
+    if class_weight is not None:  # only when set, so rows trained before the option existed keep their keys
+        params["class_weight"] = class_weight
     weights = [init[part].get_weights() for part in ("trunk", "head") if init is not None and init.get(part) is not None]
     return store.fingerprint(params, data["x"], data["y"], weights, length=24)
 
@@ -1000,6 +1141,7 @@ def run_study(
     data_dir: str | os.PathLike = "../data",
     progress: bool = True,
     cache: bool = True,
+    class_weight: str | None = "auto",
 ) -> Study:
     """Train every row of ``plan`` (default: :func:`default_plan`) on one prepared dataset.
 
@@ -1013,7 +1155,8 @@ def run_study(
     plan = default_plan() if plan is None else plan
     for model in plan["model"]:
         check_model(model)
-    config = TrainingConfig(epochs, patience, head_epochs, head_patience, batch_size, seed, data_dir, progress, cache)
+    class_weight = resolve_class_weight(class_weight, data)
+    config = TrainingConfig(epochs, patience, head_epochs, head_patience, batch_size, seed, data_dir, progress, cache, class_weight)
     results, feature_cache = {}, {}
     for row in plan.itertuples(index=False):
         lr = None if row.lr is None or (isinstance(row.lr, float) and np.isnan(row.lr)) else float(row.lr)
@@ -1023,6 +1166,37 @@ def run_study(
         result = train_row(data, row.model, row.training, lr, config=config, init=init, _cache=feature_cache)
         results[result.row] = result
     return _study(results, data)
+
+
+def run_full_study(
+    data: dict,
+    models: Sequence[str] = MODELS,
+    fine_tune: Sequence[str] = ("efficientnet_lite0",),
+    scratch_size: int = 64,
+    epochs: int = 3,
+    patience: int = 1,
+    scratch_epochs: int = 12,
+    batch_size: int = 32,
+    seed: int = 0,
+    data_dir: str | os.PathLike = "../data",
+    progress: bool = True,
+    cache: bool = True,
+) -> tuple[Study, list[str]]:
+    """The full profile's study on every image of the split (class-weighted loss): the rows of
+    :func:`full_plan` at native size, the from-scratch CNN at ``scratch_size`` (``scratch_epochs``,
+    with early stopping) as the scratch reference, merged into one study on the same test images.
+    Returns the study and notes on rows left out."""
+    plan, notes = full_plan(models, fine_tune, data["input_size"])
+    settings = {"batch_size": batch_size, "seed": seed, "data_dir": data_dir, "progress": progress, "cache": cache, "class_weight": "balanced"}
+    native_plan, scratch_plan = plan[plan["model"] != "cnn"], plan[plan["model"] == "cnn"]
+    native = run_study(data, native_plan, epochs=epochs, patience=patience, **settings) if len(native_plan) else None
+    if not len(scratch_plan):
+        return native, notes
+    small = {**_load_data(data["catalog"], data["label"], int(scratch_size), data_dir, progress), "source": data.get("source")}
+    scratch = run_study(small, scratch_plan, epochs=scratch_epochs, patience=max(patience, 3), **settings)
+    if native is None:
+        return with_rows(scratch, {}, data={"row_input_size": dict.fromkeys(scratch.results, int(scratch_size))}), notes
+    return merge_studies(native, scratch), notes
 
 
 def transfer_study(
@@ -1037,6 +1211,7 @@ def transfer_study(
     data_dir: str | os.PathLike = "../data",
     progress: bool = True,
     cache: bool = True,
+    class_weight: str | None = "auto",
 ) -> Study:
     """Style by transfer, tested against style trained directly.
 
@@ -1047,7 +1222,8 @@ def transfer_study(
     same :class:`Study` as :func:`run_study` (rows ``<model> transfer from <genre label>`` and
     ``<model> direct <recipe>``; a fine-tuned recipe also reports its direct frozen stage).
     """
-    config = TrainingConfig(epochs, patience, head_epochs, head_patience, batch_size, seed, data_dir, progress, cache)
+    class_weight = resolve_class_weight(class_weight, data)
+    config = TrainingConfig(epochs, patience, head_epochs, head_patience, batch_size, seed, data_dir, progress, cache, class_weight)
     best = genre_study.results[_transfer_source(genre_study.table)]
     s = best.summary
     training = "fine-tuned" if s["training"].startswith("frozen") else s["training"]
@@ -1067,6 +1243,18 @@ def transfer_study(
     return _study(results, data)
 
 
+def prepare_transfer(catalog: pd.DataFrame, label: str, genre_study: Study, profile: str, split: pd.DataFrame, input_size: int = 64,
+                     data_dir: str | os.PathLike = "../data", top_k: int | None = None, per_class: int | None = None, min_per_class: int = 20,
+                     seed: int = 0) -> dict:
+    """The prepared data of the transfer step: quick, balanced as the original study did; full, every
+    image of the collection's split at the input size of the genre row it transfers from."""
+    if profile != "full":
+        return prepare(catalog, label, input_size=input_size, top_k=top_k, per_class=per_class, data_dir=data_dir, seed=seed)
+    source = _transfer_source(genre_study.table)
+    size = genre_study.data.get("row_input_size", {}).get(source, genre_study.data["input_size"])
+    return prepare_split(catalog, label, split, int(size), data_dir, min_per_class)
+
+
 def _transfer_source(table: pd.DataFrame) -> str:
     """The genre row to transfer from: the best on validation whose network learnt genre.
 
@@ -1074,7 +1262,8 @@ def _transfer_source(table: pd.DataFrame) -> str:
     rows count only when there is nothing else.
     """
     trained = table[~table["training"].str.startswith("frozen")]
-    return _best_on_validation(trained if len(trained) else table)
+    networks = table[~table["training"].str.startswith("frozen probe")]  # a probe has no network to transfer
+    return _best_on_validation(trained if len(trained) else networks)
 
 
 def _rename(result: RowResult, row: str, **summary) -> None:
@@ -1106,7 +1295,7 @@ def compare_rows(study: Study, row_a: str, row_b: str, seed: int = 0):
 def pretrained_vs_scratch(study: Study, seed: int = 0):
     """The best pretrained row against the best row from random weights, each chosen on
     validation (as the study chooses its best row); None when one kind is missing."""
-    table = study.table
+    table = trained_rows(study.table)
     pre, scratch = table[table["pretrained"]], table[~table["pretrained"]]
     if pre.empty or scratch.empty:
         return None
@@ -1121,6 +1310,171 @@ def transfer_vs_direct(style_study: Study, seed: int = 0):
     if transfer.empty or direct.empty:
         return None
     return compare_rows(style_study, transfer["row"].iloc[0], _best_on_validation(direct), seed=seed)
+
+
+# --- frozen probes: the strong simple baseline ---------------------------------------------------
+
+
+def probe_row(data: dict, features: np.ndarray, name: str, baseline: bool = False, class_weight: str | None = None, seed: int = 0) -> RowResult:
+    """A frozen-probe row on the prepared dataset's split: logistic regression on standardised
+    ``features`` (rows = ``data["catalog"]``), C chosen on validation (:func:`artsig.probing.split_probe`),
+    scored on the same test images with the same metrics as the trained rows."""
+    from artsig.probing import split_probe
+
+    if len(features) != len(data["y"]):
+        raise ValueError(f"features of {name!r} have {len(features)} rows; the prepared dataset has {len(data['y'])}")
+    fitted = split_probe(features, data["y"], data["catalog"]["split"].to_numpy(), class_weight=class_weight, seed=seed)
+    y_te = data["y"][(data["catalog"]["split"] == "test").to_numpy()]
+    scores = metrics(y_te, fitted["probs"], k=None)
+    n_classes = len(data["classes"])
+    row = f"{name} probe" + (" (baseline)" if baseline else "")
+    summary = {
+        "row": row, "model": name, "training": f"frozen probe (logistic regression, C={fitted['C']:g})",
+        "weights": _probe_weights(name), "pretrained": True, "lr": np.nan, "epochs": 0,
+        **{c: scores[c] for c in METRIC_COLUMNS}, "k": scores["k"], "n_classes": n_classes,
+        "val_accuracy": fitted["val_accuracy"], "val_loss": fitted["val_loss"],
+        "trainable_params": int(features.shape[1] * n_classes + n_classes), "baseline": bool(baseline),
+    }
+    curve = pd.DataFrame(columns=["row", "epoch", "loss", "val_loss", "stage", "best"])
+    return RowResult(summary, curve, fitted["probs"], fitted["val_probs"])
+
+
+def _probe_weights(name: str) -> str:
+    from artsig import features as feats
+
+    known = feats.EXTRACTORS.get(name)
+    return "ImageNet (PyTorch), frozen" if known is not None and known.family != "pixels" else "no training (fixed features)"
+
+
+def probe_rows(data: dict, names: Sequence[str], data_dir: str | os.PathLike = "../data", device: str = "auto", class_weight: str | None = "auto",
+               seed: int = 0, progress: bool = True) -> dict[str, RowResult]:
+    """One frozen-probe row per registered feature extractor in ``names`` (the first is the
+    baseline), features from :func:`artsig.features.extract` on the prepared images (cached)."""
+    from artsig import features as feats
+
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    if not len(names):
+        raise ValueError("probe_features: expected at least one feature extractor (the first is the baseline), e.g. [efficientnet_lite0]")
+    unknown = [n for n in names if n not in feats.EXTRACTORS]
+    if unknown:
+        raise ValueError(f"probe_features={list(names)}: unknown extractor(s) {unknown}; choose from {', '.join(feats.EXTRACTORS)}")
+    rows, class_weight = {}, resolve_class_weight(class_weight, data)
+    for i, name in enumerate(names):
+        x = feats.extract(data["catalog"], name, data_dir=data_dir, device=device, seed=seed, progress=progress)
+        result = probe_row(data, x, name, baseline=i == 0, class_weight=class_weight, seed=seed)
+        rows[result.row] = result
+    return rows
+
+
+def with_rows(study: Study, extra: dict[str, RowResult], data: dict | None = None) -> Study:
+    """``study`` with more rows (probe rows, or rows trained at another input size on the same
+    images and split) in its table; ``best`` is chosen again on validation among trained rows."""
+    results = {**study.results, **extra}
+    table = pd.DataFrame([r.summary for r in results.values()])
+    table.insert(0, "task", study.data["label"])
+    if "baseline" in table:
+        table["baseline"] = table["baseline"].fillna(False).astype(bool)
+    trained = table[table["training"].map(lambda t: not str(t).startswith("frozen probe"))]
+    curves = pd.concat([r.curve.assign(task=study.data["label"]) for r in results.values() if len(r.curve)], ignore_index=True)
+    curves = curves[["task", *[c for c in curves.columns if c != "task"]]]
+    merged = {**study.data, **(data or {})}
+    return Study(table=table, curves=curves, results=results, best=_best_on_validation(trained if len(trained) else table), data=merged)
+
+
+def merge_studies(native: Study, other: Study) -> Study:
+    """One study from two trained on the same images, labels and split at different input sizes
+    (the full profile's scratch CNN reads smaller images); each row keeps its input size."""
+    a, b = native.data, other.data
+    same = list(a["catalog"]["image_id"]) == list(b["catalog"]["image_id"]) and list(a["catalog"]["split"]) == list(b["catalog"]["split"])
+    if not same or a["classes"] != b["classes"]:
+        raise ValueError("merge_studies: the two studies must be trained on the same images, classes and split")
+    sizes = {**{r: a["input_size"] for r in native.results}, **{r: b["input_size"] for r in other.results}}
+    return with_rows(native, other.results, data={"row_input_size": sizes})
+
+
+def trained_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a results table that trained a network (the frozen probes left out)."""
+    return table[~table["training"].astype(str).str.startswith("frozen probe")]
+
+
+def study_header(study: Study, dataset: str, seed: int) -> str:
+    """The line above a results table: label, collection, classes, test images, input size(s), seed, k."""
+    data = study.data
+    sizes = sorted(set(data.get("row_input_size", {}).values()) | {data["input_size"]}, reverse=True)
+    size = " / ".join(f"{s}" for s in sizes) + " px" + (" (scratch CNN at the smaller size)" if len(sizes) > 1 else "")
+    return (f"{data['label']} classification on {dataset}: {len(data['classes'])} classes, {split_sizes(data)['test']} test images, "
+            f"input {size}, seed {seed}; top-k with k = {study.table['k'].iloc[0]}")
+
+
+def cv_verdicts(table: pd.DataFrame, correct_by: dict[str, np.ndarray], seed: int = 0) -> list:
+    """Each extra cross-validated probe against the baseline probe (the first row), paired over
+    the same images' out-of-fold predictions."""
+    from artsig.comparison import paired_bootstrap
+
+    rows = list(table["row"])
+    return [paired_bootstrap(correct_by[r], correct_by[rows[0]], r, rows[0], metric="cross-validated accuracy", seed=seed) for r in rows[1:]]
+
+
+def baseline_row(study: Study) -> str | None:
+    """The name of the study's baseline row (the first probe), or None."""
+    if "baseline" not in study.table:
+        return None
+    rows = study.table.loc[study.table["baseline"], "row"]
+    return rows.iloc[0] if len(rows) else None
+
+
+def best_vs_baseline(study: Study, seed: int = 0):
+    """The best trained row (chosen on validation) against the frozen-probe baseline, paired on
+    the same test images; None without a baseline row."""
+    base = baseline_row(study)
+    return None if base is None else compare_rows(study, study.best, base, seed=seed)
+
+
+def probes_vs_baseline(study: Study, seed: int = 0):
+    """The best extra probe row (on validation) against the baseline probe; None without extras."""
+    base = baseline_row(study)
+    table = study.table
+    if base is None:
+        return None
+    extra = table[table["training"].astype(str).str.startswith("frozen probe") & ~table["baseline"]]
+    return None if extra.empty else compare_rows(study, _best_on_validation(extra), base, seed=seed)
+
+
+def cross_validated_probes(catalog: pd.DataFrame, label: str, names: Sequence[str], k: int | None = None, data_dir: str | os.PathLike = "../data",
+                           device: str = "auto", seed: int = 0, progress: bool = True) -> tuple[pd.DataFrame, dict]:
+    """For a collection too small for a fixed split: every probe of ``names`` scored by stratified
+    k-fold cross-validation (k = min(5, smallest class) by default) on every labelled image.
+
+    Returns a table (one row per probe: accuracy and macro-F1, mean and standard deviation over
+    folds) and ``{row: 1/0 correct per image}`` for paired comparisons.
+    """
+    from artsig import features as feats
+    from artsig.probing import cv_probe
+
+    rows = catalog.dropna(subset=[label]).reset_index(drop=True)
+    counts = rows[label].astype(str).value_counts()
+    rows = rows[rows[label].astype(str).isin(counts.index[counts >= 2])].reset_index(drop=True)
+    if rows[label].nunique() < 2:
+        from artsig.book import ChapterSkipped
+
+        raise ChapterSkipped(f"label={label!r}: fewer than 2 classes have 2+ images, nothing to classify; choose another label "
+                             "(02_classification.label, or label_column for a folder collection)")
+    classes = sorted(rows[label].astype(str).unique())
+    y = rows[label].astype(str).map({c: i for i, c in enumerate(classes)}).to_numpy()
+    smallest = int(np.bincount(y).min())
+    k = int(k or min(5, smallest))
+    table, correct_by = [], {}
+    for i, name in enumerate(names):
+        x = feats.extract(rows, name, data_dir=data_dir, device=device, seed=seed, progress=progress)
+        result = cv_probe(x, y, k, seed=seed)
+        row = f"{name} probe" + (" (baseline)" if i == 0 else "")
+        correct_by[row] = (result["probs"].argmax(1) == y).astype(float)
+        folds = result["folds"]
+        table.append({"task": label, "row": row, "images": len(y), "classes": len(classes), "folds": k,
+                      "accuracy": folds["accuracy"].mean(), "accuracy_sd": folds["accuracy"].std(ddof=0),
+                      "f1": folds["f1"].mean(), "f1_sd": folds["f1"].std(ddof=0)})
+    return pd.DataFrame(table), correct_by
 
 
 # --- inspection --------------------------------------------------------------------------------
@@ -1179,7 +1533,7 @@ def save_study(study: Study, folder: str | os.PathLike, task: str) -> dict:
         "label": study.data["label"],
         "row": study.best,
         "classes": list(study.data["classes"]),
-        "input_size": int(study.data["input_size"]),
+        "input_size": int(study.data.get("row_input_size", {}).get(study.best, study.data["input_size"])),
         "resize_mode": RESIZE_MODE,
     }
     store.atomic_write(models / f"{task}.json", lambda tmp: tmp.write_text(json.dumps(meta, indent=2)), lock=False)

@@ -14,13 +14,19 @@ WEIGHT_COLOURS = {True: "#4c72b0", False: "#c44e52"}
 
 def results_bars(table: pd.DataFrame, metrics: tuple[str, ...] = ("accuracy", "f1"), title: str | None = None) -> plt.Figure:
     """Test accuracy and macro-F1 per row, blue for rows that started from pretrained weights,
-    red for rows that started from random weights; the dashed line is chance (1 / classes)."""
+    red for rows that started from random weights, hatched for the frozen-probe baseline; the
+    dashed line is chance (1 / classes)."""
     rows = table["row"].tolist()[::-1]
     pretrained = table["pretrained"].tolist()[::-1]
+    baseline = (table["baseline"].fillna(False) if "baseline" in table else pd.Series(False, index=table.index)).astype(bool).tolist()[::-1]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.0 * len(metrics) + 1.5, 0.34 * len(rows) + 1.3), sharey=True, squeeze=False)
     for ax, metric in zip(axes.flat, metrics):
         values = table[metric].to_numpy()[::-1]
-        ax.barh(rows, values, color=[WEIGHT_COLOURS[bool(p)] for p in pretrained])
+        bars = ax.barh(rows, values, color=[WEIGHT_COLOURS[bool(p)] for p in pretrained])
+        for bar, is_base in zip(bars, baseline):
+            if is_base:  # the frozen-probe baseline: hatched
+                bar.set_hatch("///")
+                bar.set_edgecolor("white")
         for y, v in enumerate(values):
             ax.text(v + 0.01, y, f"{v:.2f}", va="center", fontsize=7)
         if "n_classes" in table:

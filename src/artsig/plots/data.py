@@ -7,13 +7,25 @@ import numpy as np
 import pandas as pd
 
 
-def label_distributions(catalog: pd.DataFrame, columns: list[str], max_classes: int = 25) -> plt.Figure:
-    """One bar chart per label column: images per class, largest first."""
-    rows = min(max_classes, max(catalog[c].nunique() for c in columns))
+def label_distributions(catalog: pd.DataFrame, columns: list[str], max_classes: int = 20) -> plt.Figure:
+    """One bar chart per label column: images per class, largest first; past ``max_classes``
+    classes the rest are summed in one grey "other" bar (an artist label may have hundreds)."""
+    rows = min(max_classes + 1, max(catalog[c].nunique() for c in columns))
     fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 0.26 * rows + 1.5), squeeze=False)
     for ax, column in zip(axes.flat, columns):
-        counts = catalog[column].value_counts().head(max_classes)
-        ax.barh([str(c).replace("_", " ") for c in counts.index[::-1]], counts.values[::-1], color="#4c72b0")
+        counts = catalog[column].value_counts()
+        shown = counts.head(max_classes)
+        names = [str(c).replace("_", " ") for c in shown.index]
+        values = shown.to_list()
+        colours = ["#4c72b0"] * len(values)
+        if len(counts) > max_classes:
+            names.append(f"other ({len(counts) - max_classes} classes)")
+            values.append(int(counts.iloc[max_classes:].sum()))
+            colours.append("0.6")
+        ax.barh(names[::-1], values[::-1], color=colours[::-1])
+        if len(counts) > max_classes:  # the "other" bar may dwarf the named ones: clip it and write its count
+            ax.set_xlim(0, 1.25 * max(values[:-1]))
+            ax.text(1.02 * max(values[:-1]), 0, f"{values[-1]} images", va="center", fontsize=7)
         ax.set_title(f"{column} ({catalog[column].nunique()} classes)", fontsize=10)
         ax.set_xlabel("images")
         ax.tick_params(axis="y", labelsize=8)
