@@ -26,9 +26,9 @@ import sys
 import time
 from pathlib import Path
 
-import artsig  # noqa: F401  (first: pins math kernels and threads)
 import pandas as pd
 
+import artsig  # noqa: F401  (first: pins math kernels and threads)
 from artsig import clustering, datasets, features
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,16 +73,6 @@ def _features(catalog: pd.DataFrame, args: argparse.Namespace) -> tuple[dict, li
     return feats, skipped
 
 
-def summary(table: pd.DataFrame, baseline: str = BASELINE) -> pd.DataFrame:
-    """One row per recipe, a column per label and metric, and the style margins over ``baseline``."""
-    wide = table.assign(column=table["label"] + ":" + table["metric"]).pivot_table(
-        index="recipe", columns="column", values="value", sort=False)
-    for col in [c for c in wide.columns if c.startswith("style:") and not c.endswith("seconds_per_image")]:
-        if baseline in wide.index:
-            wide[f"{col} margin"] = wide[col] - wide.loc[baseline, col]
-    return wide.round(3)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     catalog = datasets.open_dataset(args.dataset, data_dir=args.data_dir, progress=False)
@@ -99,7 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False)
     with pd.option_context("display.width", 250, "display.max_columns", 40):
-        print(summary(table).to_string())
+        print(clustering.recipe_summary(table, BASELINE).to_string())
+        times = table[table["metric"] == "seconds_per_image"].set_index("recipe")["value"]
+        if len(times):
+            print((1000 * times).round(1).rename("ms per image").to_string())
     print(f"written: {out}")
     return 0
 

@@ -51,6 +51,8 @@ __all__ = [
     "true_k_baseline",
     "baseline_verdicts",
     "recipe_scores",
+    "optics_limit",
+    "recipe_summary",
 ]
 
 METHODS = ("kmeans", "gmm", "optics", "hdbscan", "agglomerative")
@@ -470,6 +472,11 @@ def baseline_verdicts(scores: pd.DataFrame, assignments: pd.DataFrame, baseline:
     return pd.DataFrame(rows)
 
 
+def optics_limit(n: int, quick_limit: int, full: bool, affordable: int = 5000) -> int:
+    """OPTICS' sample size: ``quick_limit`` in the quick profile; every point in the full one up to ``affordable``."""
+    return max(int(quick_limit), min(int(n), int(affordable))) if full else int(quick_limit)
+
+
 def _paired_nmi(y: np.ndarray, a: np.ndarray, b: np.ndarray):
     """``rows -> (NMI(y, a), NMI(y, b))`` on those rows, for a paired bootstrap."""
     from .comparison import nmi_fast
@@ -478,14 +485,21 @@ def _paired_nmi(y: np.ndarray, a: np.ndarray, b: np.ndarray):
 
 
 def recipe_scores(features: Mapping[str, np.ndarray], catalog: pd.DataFrame, labels: Sequence[str] = ("style", "artist"),
-                  min_count: int = 20, spaces: Sequence[str] = scoring.SPACES, seed: int = 0, progress: bool = True) -> pd.DataFrame:
+                  min_count: int = 20, spaces: Sequence[str] = scoring.SPACES, seed: int = 0, progress: bool = True,
+                  cache_dir: str | os.PathLike | None = None) -> pd.DataFrame:
     """Each feature recipe scored as the feature study does: a frozen probe and k-means at the true k.
 
     For every label, only the classes with at least ``min_count`` works take part. Long table:
     ``recipe, label, classes, works, metric, value`` with metrics ``probe_accuracy``,
     ``probe_macro_f1`` (:func:`artsig.scoring.frozen_probe`) and ``nmi_kmeans_<space>``
-    (:func:`artsig.scoring.kmeans_nmi` at k = the number of classes).
+    (:func:`artsig.scoring.kmeans_nmi` at k = the number of classes). With ``cache_dir`` the
+    table is stored there, keyed by the features, the labels and the parameters.
     """
+    if cache_dir is not None:
+        cols = [c for c in labels if c in catalog.columns]
+        key = store.fingerprint(CACHE_VERSION, dict(features), catalog[cols].astype(str), list(labels), min_count, list(spaces), seed)
+        path = store.cache_path(cache_dir, "recipes", key, ".parquet")
+        return store.cached(path, lambda: recipe_scores(features, catalog, labels, min_count, spaces, seed, progress))
     from tqdm import tqdm
 
     rows = []
@@ -511,3 +525,15 @@ def recipe_scores(features: Mapping[str, np.ndarray], catalog: pd.DataFrame, lab
             bar.update(1)
     bar.close()
     return pd.DataFrame(rows, columns=["recipe", "label", "classes", "works", "metric", "value"])
+
+
+def recipe_summary(table: pd.DataFrame, baseline: str = "efficientnet_lite0", decimals: int = 3) -> pd.DataFrame:
+    """:func:`recipe_scores` as one row per recipe (columns ``<label> <metric>``) with each metric's margin over ``baseline``."""
+    scores = table[table["metric"] != "seconds_per_image"]
+    wide = scores.assign(column=scores["label"] + " " + scores["metric"]).pivot_table(
+        index="recipe", columns="column", values="value", sort=False)
+    wide = wide[list(dict.fromkeys(scores["label"] + " " + scores["metric"]))]
+    if baseline in wide.index:
+        margins = (wide - wide.loc[baseline]).add_suffix(" margin")
+        wide = pd.concat([wide, margins], axis=1)
+    return wide.round(decimals)
