@@ -472,7 +472,7 @@ def baseline_verdicts(scores: pd.DataFrame, assignments: pd.DataFrame, baseline:
     return pd.DataFrame(rows)
 
 
-def optics_limit(n: int, quick_limit: int, full: bool, affordable: int = 5000) -> int:
+def optics_limit(n: int, quick_limit: int, full: bool, affordable: int = 1000) -> int:
     """OPTICS' sample size: ``quick_limit`` in the quick profile; every point in the full one up to ``affordable``."""
     return max(int(quick_limit), min(int(n), int(affordable))) if full else int(quick_limit)
 
