@@ -199,3 +199,43 @@ def test_reducer_is_an_estimator_and_prepare_is_its_fit_transform():
         Reducer(n_components=0).fit(X)
     with pytest.raises(RuntimeError, match="not fitted"):
         Reducer().transform(X)
+
+
+def _labelled_blobs():
+    X, y = three_blobs(90)
+    labels = pd.DataFrame({"style": np.array(list("abc"))[y], "period": np.where(np.arange(90) % 2, "p", "q")})
+    labels.loc[:4, "style"] = None
+    return X, labels
+
+
+def test_true_k_baseline_and_verdicts():
+    X, labels = _labelled_blobs()
+    catalog = pd.DataFrame({"image_id": [str(i) for i in range(len(X))]})
+    base, parts = C.true_k_baseline(X + 5.0, labels, "feat", seed=0)
+    row = base.set_index("label").loc["style"]
+    assert row["k"] == 3 and row["nmi"] > 0.9 and (parts["style"][:5] == -1).all()
+    scores, assignments, _ = C.compare({"feat": X}, catalog, methods=["kmeans"], k=2, k_values=range(2, 4), labels=labels,
+                                       progress=False)
+    v = C.baseline_verdicts(scores, assignments, base, parts, labels, seed=0).set_index("label")
+    assert v.loc["style", "margin"] == pytest.approx(v.loc["style", "nmi_best"] - v.loc["style", "nmi_baseline"])
+    assert v.loc["style", "margin"] < 0 and v.loc["style", "outcome"] == "worse"  # k = 2 loses to the true k = 3
+    assert "k-means at k = 3 on feat" in v.loc["style", "verdict"]
+
+
+def test_recipe_scores_keep_large_classes_and_summarise_margins(tmp_path):
+    X, y = three_blobs(90)
+    catalog = pd.DataFrame({"image_id": [str(i) for i in range(91)], "style": [*np.array(list("abc"))[y], "rare"]})
+    X = np.vstack([X, X[:1]]) + 5.0
+    feats = {"base": X, "noise": np.random.default_rng(0).normal(size=X.shape)}
+    table = C.recipe_scores(feats, catalog, labels=("style", "artist"), min_count=20, progress=False, cache_dir=tmp_path)
+    assert set(table["label"]) == {"style"} and (table["classes"] == 3).all() and (table["works"] == 90).all()
+    assert table.equals(C.recipe_scores(feats, catalog, labels=("style", "artist"), min_count=20, progress=False, cache_dir=tmp_path))
+    wide = C.recipe_summary(table, "base")
+    assert wide.loc["base", "style probe_accuracy margin"] == 0
+    assert wide.loc["noise", "style nmi_kmeans_l2 margin"] < -0.5
+
+
+def test_optics_limit():
+    assert C.optics_limit(2183, 500, full=False) == 500
+    assert C.optics_limit(800, 500, full=True) == 800
+    assert C.optics_limit(2183, 500, full=True) == 1000  # OPTICS is quadratic: 2183 points took ~70 s per feature set here

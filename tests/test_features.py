@@ -187,3 +187,41 @@ def test_feature_extractor_is_a_transformer_over_extract(catalog, tmp_path):
         F.FeatureExtractor("nope").transform(catalog)
     with pytest.raises(ValueError, match="batch_size"):
         F.FeatureExtractor("color_histogram", batch_size=0).fit(catalog)
+
+
+def test_strong_recipes_registered_and_composites_available():
+    names = F.extractor_names()
+    for name in ["lite0_tta", "lite0_ms", "lite0_hr", "lite2_tta", "lite0_pooled_gram", "lite2_pooled_gram", "gram_lite2"]:
+        assert name in names
+    table = F.available_extractors(["lite0_pooled_gram", "lite0_ms"]).set_index("name")
+    assert table["available"].all() and table.loc["lite0_pooled_gram", "family"] == "composite"
+
+
+def test_combine_blocks_gives_each_block_unit_variance():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(40, 7)) * 100, rng.normal(size=(40, 3))
+    Z = F.combine_blocks([a, b], [True, False])
+    assert Z.shape == (40, 10) and Z.dtype == np.float32
+    assert Z[:, :7].var(0).sum() == pytest.approx(1.0, rel=1e-4) and Z[:, 7:].var(0).sum() == pytest.approx(1.0, rel=1e-4)
+    with pytest.raises(ValueError, match="standardize"):
+        F.combine_blocks([a, b], [True])
+
+
+@pytest.mark.slow
+def test_multi_view_and_composite_extractors_shape_determinism_and_cache_hit(catalog, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    names = ["lite0_tta", "lite0_tta_gem", "gram_lite0_tta", "lite0_ms", "lite0_pooled_gram"]
+    out = F.extract_many(catalog, names, data_dir=data, batch_size=5, progress=False, device="cpu")
+    assert list(out) == names
+    assert out["lite0_tta"].shape == (12, 1280) and out["lite0_ms"].shape == (12, 1280)
+    assert out["lite0_pooled_gram"].shape[0] == 12 and out["lite0_pooled_gram"].shape[1] > 1280
+    assert F.is_cached(catalog, "lite0_ms", data_dir=data) and not F.is_cached(catalog, "lite0_hr", data_dir=data)
+    assert not np.allclose(out["lite0_tta"], F.extract(catalog, "efficientnet_lite0", data_dir=data, progress=False, device="cpu"))
+    files = {f: f.stat().st_mtime_ns for f in data.rglob("*") if f.is_file()}
+    again = F.extract_many(catalog, names, data_dir=data, batch_size=5, progress=False, device="cpu")
+    for n in names:
+        np.testing.assert_array_equal(out[n], again[n])
+    assert {f: f.stat().st_mtime_ns for f in data.rglob("*") if f.is_file()} == files  # a cache hit writes nothing
+    fresh = F.extract_many(catalog, ["lite0_tta"], data_dir=tmp_path / "other", batch_size=4, progress=False, device="cpu")
+    np.testing.assert_allclose(fresh["lite0_tta"], out["lite0_tta"], rtol=1e-4, atol=1e-5)
+    assert F.seconds_per_image(catalog, "lite0_tta", n=4) > 0

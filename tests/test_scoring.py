@@ -98,3 +98,22 @@ def test_settings_build_every_method():
         scoring.clusterer("kmeans")
     with pytest.raises(ValueError, match="setting must be one of"):
         scoring.clusterer("spectral", 3)
+
+
+def test_frozen_probe_reads_separable_classes_and_rejects_tiny_ones():
+    X, y = blobs(90)
+    r = scoring.frozen_probe(X + 10.0, y, seed=0)  # shifted: L2-normalised rows still separate
+    assert r["accuracy"] > 0.9 and 0.9 < r["macro_f1"] <= 1.0 and r["classes"] == 3 and r["test"] == 27
+    assert r == scoring.frozen_probe(X + 10.0, y, seed=0)
+    with pytest.raises(ValueError, match="2\\+ works"):
+        scoring.frozen_probe(X[:4], np.array([0, 0, 0, 1]))
+
+
+@pytest.mark.parametrize("space", scoring.SPACES)
+def test_kmeans_nmi_at_the_true_k(space):
+    X, y = blobs(90)
+    value, labels = scoring.kmeans_nmi(X + 10.0, y, space=space, seed=0)
+    assert len(set(labels.tolist())) == 3 and value > 0.9
+    assert np.allclose(np.linalg.norm(scoring.cluster_space(X, space), axis=1), 1.0)
+    with pytest.raises(ValueError, match="space"):
+        scoring.cluster_space(X, "nope")

@@ -111,3 +111,29 @@ def test_leace_eraser_is_an_estimator_that_erases_new_rows():
         LeaceEraser(method="svd").fit(X, y)
     with pytest.raises(ValueError, match="columns"):
         LeaceEraser().fit(X, y).transform(X[:, :3])
+
+
+def test_without_a_subject_label_only_label_free_representations():
+    X, cat = toy()
+    feats = {"efficientnet_lite0": X, "gram": X[:, 2:] + 0.0, "channel_stats": X[:, 2:4]}
+    reps = S.build_representations(feats, None, n_components=5)
+    assert set(reps) == {"pooled", "gram", "channel_stats", "pooled + gram", "gram + stats"}
+    table = S.evaluate(reps, cat.drop(columns="genre"), k=2, labels=("style", "genre"), probes=("style", "genre"))
+    assert "nmi_genre" not in table.columns and "probe_genre" not in table.columns
+
+
+def test_baseline_verdict_names_the_baseline_and_the_margin():
+    X, cat = toy()
+    feats = {"efficientnet_lite0": X, "gram": X[:, 2:] + 0.0, "channel_stats": X[:, 2:4]}
+    reps = S.build_representations(feats, cat["genre"], n_components=5)
+    table = S.evaluate(reps, cat, k=2, probes=())
+    v = S.baseline_verdict(reps, cat, table, k=2, label="style", seed=0)
+    t = table.set_index("representation")
+    assert v["best"] == t["nmi_style"].idxmax() and v["baseline"] == "pooled"
+    assert v["nmi_best"] == pytest.approx(t.loc[v["best"], "nmi_style"], abs=1e-9)
+    assert v["nmi_baseline"] == pytest.approx(t.loc["pooled", "nmi_style"], abs=1e-9)
+    assert v["margin"] == pytest.approx(v["nmi_best"] - v["nmi_baseline"]) and v["margin"] > 0.2
+    assert v["outcome"] == "better" and "pooled (baseline)" in v["verdict"]
+    assert v == S.baseline_verdict(reps, cat, table, k=2, label="style", seed=0)  # deterministic
+    with pytest.raises(ValueError, match="baseline"):
+        S.baseline_verdict(reps, cat, table, k=2, baseline="nope")

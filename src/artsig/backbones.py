@@ -302,6 +302,12 @@ def _lite_trunk_class():
 
         def forward_taps(self, x, taps: Sequence[int] = ()):
             """Pooled features and the outputs of the blocks whose indices are in ``taps``."""
+            head, out = self.forward_maps(x, taps)
+            pooled = torch.flatten(self.net._avg_pooling(head), 1)
+            return pooled, out
+
+        def forward_maps(self, x, taps: Sequence[int] = ()):
+            """The last (head) feature map before pooling and the outputs of the blocks in ``taps``."""
             net = self.net
             out = {}
             x = net._swish(net._bn0(net._conv_stem(x)))
@@ -311,9 +317,7 @@ def _lite_trunk_class():
                 x = block(x, drop_connect_rate=rate * float(idx) / n_blocks if rate else rate)
                 if idx in taps:
                     out[idx] = x
-            x = net._swish(net._bn1(net._conv_head(x)))
-            pooled = torch.flatten(net._avg_pooling(x), 1)
-            return pooled, out
+            return net._swish(net._bn1(net._conv_head(x))), out
 
         def forward(self, x):
             return self.forward_taps(x, ())[0]

@@ -48,6 +48,11 @@ __all__ = [
     "influences",
     "most_mixed",
     "representatives",
+    "true_k_baseline",
+    "baseline_verdicts",
+    "recipe_scores",
+    "optics_limit",
+    "recipe_summary",
 ]
 
 METHODS = ("kmeans", "gmm", "optics", "hdbscan", "agglomerative")
@@ -407,3 +412,128 @@ def representatives(Z: np.ndarray, labels: np.ndarray, cluster_id: int, n: int =
     centre = Z[members].mean(0)
     d = ((Z[members] - centre) ** 2).sum(1)
     return members[np.argsort(d, kind="stable")[:n]]
+
+
+# --- the chapter's baselines and the feature recipes ------------------------------------------------
+
+
+def true_k_baseline(X: np.ndarray, labels: pd.DataFrame, extractor: str, seed: int = 0, space: str = "l2") -> tuple[pd.DataFrame, dict]:
+    """K-means at k = the number of classes of each label column, on frozen features ``X`` (the baseline).
+
+    Returns ``(table, partitions)``: ``extractor, method, label, k, nmi`` per label (rows with the
+    label known) and ``{label: cluster ids over all rows}`` (-1 where the label is unknown).
+    """
+    if len(X) != len(labels):
+        raise ValueError(f"features {extractor!r} have {len(X)} rows but the labels have {len(labels)}")
+    rows, parts = [], {}
+    for col in labels.columns:
+        known = labels[col].notna().to_numpy()
+        y = labels.loc[known, col].astype(str).to_numpy()
+        k = int(pd.Series(y).nunique())
+        if k < 2 or k >= known.sum():
+            continue
+        value, lab = scoring.kmeans_nmi(np.asarray(X)[known], y, k=k, space=space, seed=seed)
+        full = np.full(len(X), -1, dtype=int)
+        full[known] = lab
+        parts[col] = full
+        rows.append(dict(extractor=extractor, method=f"kmeans (k = classes, {space})", label=col, k=k, nmi=value))
+    return pd.DataFrame(rows, columns=["extractor", "method", "label", "k", "nmi"]), parts
+
+
+def baseline_verdicts(scores: pd.DataFrame, assignments: pd.DataFrame, baseline: pd.DataFrame, parts: Mapping[str, np.ndarray],
+                      labels: pd.DataFrame, seed: int = 0, n_boot: int = 300) -> pd.DataFrame:
+    """The best unsupervised NMI of :func:`compare` per label against the k-means-at-true-k baseline.
+
+    One row per label: ``label, best, nmi_best, baseline, nmi_baseline, margin, low, high, outcome,
+    verdict`` (a paired bootstrap over the works, :func:`artsig.comparison.bootstrap_statistic`).
+    """
+    from .comparison import bootstrap_statistic
+
+    nmi = scores[(scores["metric"] == "nmi") & scores["value"].notna()]
+    rows = []
+    for _, base in baseline.iterrows():
+        col = base["label"]
+        cand = nmi[nmi["label"] == col].sort_values("value", ascending=False, kind="stable")
+        if cand.empty or col not in parts:
+            continue
+        top = cand.iloc[0]
+        known = labels[col].notna().to_numpy()
+        y = labels.loc[known, col].astype(str).to_numpy()
+        best_part = assignments[f"{top['extractor']}/{top['method']}"].to_numpy()[known]
+        base_part = parts[col][known]
+        k_text = "" if pd.isna(top["k"]) else f", k = {int(top['k'])}"
+        name_a = f"{top['extractor']} / {top['method']}{k_text}"
+        name_b = f"k-means at k = {int(base['k'])} on {base['extractor']}"
+        stat = _paired_nmi(y, best_part, base_part)
+        cmp = bootstrap_statistic(stat, len(y), name_a, name_b,
+                                  f"NMI with {col}", n_boot=n_boot, seed=seed)
+        rows.append(dict(label=col, best=name_a, nmi_best=cmp.mean_a, baseline=name_b, nmi_baseline=cmp.mean_b, margin=cmp.difference,
+                         low=cmp.low, high=cmp.high, outcome=cmp.outcome, verdict=f"{col}: {cmp.sentence()}"))
+    return pd.DataFrame(rows)
+
+
+def optics_limit(n: int, quick_limit: int, full: bool, affordable: int = 1000) -> int:
+    """OPTICS' sample size: ``quick_limit`` in the quick profile; every point in the full one up to ``affordable``."""
+    return max(int(quick_limit), min(int(n), int(affordable))) if full else int(quick_limit)
+
+
+def _paired_nmi(y: np.ndarray, a: np.ndarray, b: np.ndarray):
+    """``rows -> (NMI(y, a), NMI(y, b))`` on those rows, for a paired bootstrap."""
+    from .comparison import nmi_fast
+
+    return lambda r: (nmi_fast(y[r], a[r]), nmi_fast(y[r], b[r]))
+
+
+def recipe_scores(features: Mapping[str, np.ndarray], catalog: pd.DataFrame, labels: Sequence[str] = ("style", "artist"),
+                  min_count: int = 20, spaces: Sequence[str] = scoring.SPACES, seed: int = 0, progress: bool = True,
+                  cache_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Each feature recipe scored as the feature study does: a frozen probe and k-means at the true k.
+
+    For every label, only the classes with at least ``min_count`` works take part. Long table:
+    ``recipe, label, classes, works, metric, value`` with metrics ``probe_accuracy``,
+    ``probe_macro_f1`` (:func:`artsig.scoring.frozen_probe`) and ``nmi_kmeans_<space>``
+    (:func:`artsig.scoring.kmeans_nmi` at k = the number of classes). With ``cache_dir`` the
+    table is stored there, keyed by the features, the labels and the parameters.
+    """
+    if cache_dir is not None:
+        cols = [c for c in labels if c in catalog.columns]
+        key = store.fingerprint(CACHE_VERSION, dict(features), catalog[cols].astype(str), list(labels), min_count, list(spaces), seed)
+        path = store.cache_path(cache_dir, "recipes", key, ".parquet")
+        return store.cached(path, lambda: recipe_scores(features, catalog, labels, min_count, spaces, seed, progress))
+    from tqdm import tqdm
+
+    rows = []
+    bar = tqdm(total=len(features) * len(labels), desc="feature recipes", disable=not progress, leave=False)
+    for col in labels:
+        if col not in catalog.columns:
+            bar.update(len(features))
+            continue
+        y = catalog[col].astype(object).where(catalog[col].notna(), None)
+        counts = y.dropna().astype(str).value_counts()
+        keep = y.notna().to_numpy() & y.astype(str).isin(counts[counts >= min_count].index).to_numpy()
+        yk = y[keep].astype(str).to_numpy()
+        if pd.Series(yk).nunique() < 2:
+            bar.update(len(features))
+            continue
+        base = dict(label=col, classes=int(pd.Series(yk).nunique()), works=int(keep.sum()))
+        for name, X in features.items():
+            Xk = np.asarray(X)[keep]
+            probe = scoring.frozen_probe(Xk, yk, seed=seed)
+            values = {"probe_accuracy": probe["accuracy"], "probe_macro_f1": probe["macro_f1"]}
+            values.update({f"nmi_kmeans_{sp}": scoring.kmeans_nmi(Xk, yk, space=sp, seed=seed)[0] for sp in spaces})
+            rows.extend(dict(recipe=name, **base, metric=m, value=v) for m, v in values.items())
+            bar.update(1)
+    bar.close()
+    return pd.DataFrame(rows, columns=["recipe", "label", "classes", "works", "metric", "value"])
+
+
+def recipe_summary(table: pd.DataFrame, baseline: str = "efficientnet_lite0", decimals: int = 3) -> pd.DataFrame:
+    """:func:`recipe_scores` as one row per recipe (columns ``<label> <metric>``) with each metric's margin over ``baseline``."""
+    scores = table[table["metric"] != "seconds_per_image"]
+    wide = scores.assign(column=scores["label"] + " " + scores["metric"]).pivot_table(
+        index="recipe", columns="column", values="value", sort=False)
+    wide = wide[list(dict.fromkeys(scores["label"] + " " + scores["metric"]))]
+    if baseline in wide.index:
+        margins = (wide - wide.loc[baseline]).add_suffix(" margin")
+        wide = pd.concat([wide, margins], axis=1)
+    return wide.round(decimals)

@@ -5,6 +5,13 @@ One call gives a feature matrix whose rows follow the catalog's rows (``image_id
     X = extract(catalog, "efficientnet_lite0", data_dir="../data", device="auto")
     feats = extract_many(catalog, ["efficientnet_lite0", "gram", "color_histogram", "pca"])
 
+Stronger recipes (``benchmarks/feature_study.py`` measures them): multi-view runners
+(:data:`VIEW_RUNNERS`: ``lite0_tta`` flip test-time augmentation, ``lite0_hr`` the whole image at
+448 px, ``lite0_ms`` the whole image plus 2 x 2 tiles, ``lite2_tta``; each with ``_gem`` pooling
+and its own ``gram_*`` / ``channel_stats_*``) and composites (``lite0_pooled_gram``,
+``lite2_pooled_gram`` ...: blocks side by side, each at unit total variance, :func:`combine_blocks`).
+On the development set ``lite2_pooled_gram`` read style best of the recipes measured there.
+
 How it works
 ------------
 Extractors are built on *runners*: a runner turns a batch of ``uint8`` images of one size
@@ -56,6 +63,9 @@ __all__ = [
     "features_frame",
     "cache_folder",
     "clear_cache",
+    "combine_blocks",
+    "is_cached",
+    "seconds_per_image",
 ]
 
 FEATURE_VERSION = "1"  # bump when a runner's numbers change, to invalidate old caches
@@ -187,6 +197,79 @@ def _pixels_builder():
     return build
 
 
+# Multi-view runners: one EfficientNet-Lite, several views of each image, outputs averaged
+# over the views. A view is (kind, size): "full" = the whole image resized to ``size``,
+# "flip" = the same mirrored left-right (test-time augmentation), "grid" = the 2 x 2 tiles of
+# the decoded image, each resized to ``size`` (brushwork at a finer scale).
+VIEW_RUNNERS: dict[str, tuple[str, int, tuple[tuple[str, int], ...]]] = {
+    # name: (variant, decoded size, views)
+    "lite0_tta": ("efficientnet_lite0", 224, (("full", 224), ("flip", 224))),
+    "lite0_hr": ("efficientnet_lite0", 448, (("full", 448),)),
+    "lite0_ms": ("efficientnet_lite0", 448, (("full", 224), ("grid", 224))),
+    "lite2_tta": ("efficientnet_lite2", 260, (("full", 260), ("flip", 260))),
+}
+VIEW_OUTPUTS = ("pooled", "gem", "max", "gram", "stats")
+GEM_P = 3.0
+
+
+def _view_batches(x, views, torch) -> list:
+    """The views of a normalised batch ``x`` (N, 3, D, D), each a tensor of its own size."""
+    import torch.nn.functional as F
+
+    def resized(t, size):
+        if t.shape[-1] == size:
+            return t
+        return F.interpolate(t, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+
+    out = []
+    for kind, size in views:
+        if kind == "full":
+            out.append(resized(x, size))
+        elif kind == "flip":
+            out.append(resized(torch.flip(x, dims=[3]), size))
+        elif kind == "grid":
+            h = x.shape[-1] // 2
+            tiles = [x[:, :, i * h : (i + 1) * h, j * h : (j + 1) * h] for i in (0, 1) for j in (0, 1)]
+            out.append(resized(torch.cat(tiles, 0), size))
+        else:
+            raise ValueError(f"unknown view kind {kind!r}")
+    return out
+
+
+def _view_outputs(module, v, taps, n: int, torch) -> dict:
+    """Per-image outputs of one view batch ``v`` (k * n rows: k tiles of n images), averaged over tiles."""
+    head, maps = module.forward_maps(v, taps)
+    flat = head.flatten(2).float()
+    res = {
+        "pooled": flat.mean(-1),
+        "gem": flat.clamp(min=1e-6).pow(GEM_P).mean(-1).pow(1.0 / GEM_P),
+        "max": flat.amax(-1),
+        "gram": torch.cat([_gram_upper(maps[t], torch) for t in taps], 1),
+        "stats": torch.cat([_stats(maps[t], torch) for t in taps], 1),
+    }
+    return {k: r.reshape(-1, n, r.shape[1]).mean(0) for k, r in res.items()}
+
+
+def _views_builder(variant: str, views, weights: str | None):
+    def build(device: str):
+        import torch
+
+        bb.torch_threads()
+        module, prep = bb.load_backbone(variant, weights=weights, device=device)
+        module.eval()
+        taps = module.tap_blocks()
+
+        def run(batch: np.ndarray) -> dict[str, np.ndarray]:
+            with torch.inference_mode():
+                x = prep(batch, device=device, channels_last=False)
+                parts = [_view_outputs(module, v, taps, len(batch), torch) for v in _view_batches(x, views, torch)]
+                return {k: torch.stack([p[k] for p in parts]).mean(0).cpu().numpy() for k in VIEW_OUTPUTS}
+
+        return run
+
+    return build
+
+
 def _make_runner(name: str, weights: str | None) -> Runner:
     if name in bb.LITE_VARIANTS:
         return Runner(
@@ -213,6 +296,11 @@ def _make_runner(name: str, weights: str | None) -> Runner:
         return Runner(name, 128, ("hist",), {"bins": [18, 4, 4], "space": "HSV"}, _histogram_builder((18, 4, 4)))
     if name == "pixels":
         return Runner(name, 32, ("pixels",), {}, _pixels_builder())
+    if name in VIEW_RUNNERS:
+        variant, size, views = VIEW_RUNNERS[name]
+        config = {"weights": weights, "variant": variant, "views": [list(v) for v in views], "gem": GEM_P,
+                  "taps": list(bb.LITE_STYLE_STAGES)}
+        return Runner(name, size, VIEW_OUTPUTS, config, _views_builder(variant, views, weights))
     raise KeyError(name)
 
 
@@ -253,6 +341,7 @@ def _kernel_pca(X: np.ndarray, seed: int, n_components: int = 64, max_fit: int =
 
 def _layer_slices(runner: str) -> list[int]:
     """Channel counts of a runner's style taps (to split the concatenated Gram vector per layer)."""
+    runner = VIEW_RUNNERS[runner][0] if runner in VIEW_RUNNERS else runner
     if runner in bb.LITE_VARIANTS:
         return {"efficientnet_lite0": [24, 40, 80], "efficientnet_lite1": [24, 40, 80], "efficientnet_lite2": [24, 48, 88]}[runner]
     if runner == "vgg16":
@@ -311,6 +400,68 @@ class Extractor:
     # whether clustering should standardise the columns: False for PCA scores, whose
     # unequal variances carry the information (standardising them would whiten noise up)
     standardize: bool = True
+    # a composite: the named extractors' features side by side (see combine_blocks); runner
+    # and output are then empty
+    parts: tuple[str, ...] = ()
+
+
+def combine_blocks(blocks: Sequence[np.ndarray], standardize: Sequence[bool] | None = None) -> np.ndarray:
+    """Feature blocks side by side, each centred (and standardised where asked) and scaled to unit total variance."""
+    standardize = [True] * len(blocks) if standardize is None else list(standardize)
+    if len(standardize) != len(blocks):
+        raise ValueError(f"standardize has {len(standardize)} entries for {len(blocks)} blocks")
+    parts = []
+    for B, std in zip(blocks, standardize):
+        B = np.asarray(B, dtype=np.float64)
+        B = B - B.mean(0)
+        if std:
+            B = B / np.where(B.std(0) > 1e-12, B.std(0), 1.0)
+        parts.append(B / max(float(np.sqrt(B.var(0).sum())), 1e-12))
+    return np.ascontiguousarray(np.hstack(parts), dtype=np.float32)
+
+
+def _composite(name: str, parts: Sequence[str], description: str) -> Extractor:
+    return Extractor(name, "", "", "composite", description, parts=tuple(parts), standardize=False)
+
+
+def _style_extractors(reg: dict[str, Extractor], suffix: str, runner: str, what: str) -> None:
+    """Register ``gram<suffix>`` and ``channel_stats<suffix>`` for one runner's style taps."""
+    reg[f"gram{suffix}"] = Extractor(
+        f"gram{suffix}", runner, "gram", "style", f"Gram matrices of {what} stages 2-4, signed sqrt, PCA to 256",
+        _gram_reduce(runner), standardize=False,
+    )
+    reg[f"channel_stats{suffix}"] = Extractor(
+        f"channel_stats{suffix}", runner, "stats", "style", f"channel means and log standard deviations of {what} stages 2-4",
+        _stats_step(runner),
+    )
+
+
+def _strong_extractors(reg: dict[str, Extractor]) -> None:
+    """The recipes of benchmarks/feature_study.py: more views, larger networks, pooled + style statistics."""
+    views = {
+        "lite0_tta": "EfficientNet-Lite0 at 224 px, averaged with its mirror image (test-time augmentation)",
+        "lite0_hr": "EfficientNet-Lite0 on the whole image at 448 px (twice its native size), average pooled",
+        "lite0_ms": "EfficientNet-Lite0: the whole image at 224 px and its 2 x 2 tiles of a 448 px copy, averaged",
+        "lite2_tta": "EfficientNet-Lite2 at 260 px, averaged with its mirror image",
+    }
+    for name, text in views.items():
+        reg[name] = Extractor(name, name, "pooled", "multi_view", text + ", 1280-d")
+        reg[f"{name}_gem"] = Extractor(f"{name}_gem", name, "gem", "multi_view", text + f", GeM pooled (p = {GEM_P:g})")
+    _style_extractors(reg, "_lite2", "efficientnet_lite2", "EfficientNet-Lite2")
+    for name in views:
+        _style_extractors(reg, f"_{name}", name, f"{name} (views averaged)")
+    composites = {
+        "lite0_pooled_gram": ("efficientnet_lite0", "gram"),
+        "lite0_pooled_stats": ("efficientnet_lite0", "channel_stats"),
+        "lite0_pooled_gram_stats": ("efficientnet_lite0", "gram", "channel_stats"),
+        "lite2_pooled_gram": ("efficientnet_lite2", "gram_lite2"),
+        "lite0_ms_pooled_gram": ("lite0_ms", "gram_lite0_ms"),
+        "lite0_hr_pooled_gram": ("lite0_hr", "gram_lite0_hr"),
+        "lite0_tta_pooled_gram": ("lite0_tta", "gram_lite0_tta"),
+        "lite2_tta_pooled_gram": ("lite2_tta", "gram_lite2_tta"),
+    }
+    for name, parts in composites.items():
+        reg[name] = _composite(name, parts, " + ".join(parts) + ", each block scaled to unit total variance")
 
 
 def _registry() -> dict[str, Extractor]:
@@ -353,6 +504,7 @@ def _registry() -> dict[str, Extractor]:
         "channel means and log standard deviations of EfficientNet-Lite0 stages 2-4 (AdaIN statistics)",
         _stats_step("efficientnet_lite0"),
     )
+    _strong_extractors(reg)
     return reg
 
 
@@ -378,6 +530,7 @@ def _get(name: str) -> Extractor:
 def _runner_status(runner: str, weights: str | None) -> tuple[bool, str]:
     if runner in ("color_histogram", "pixels"):
         return True, ""
+    runner = VIEW_RUNNERS[runner][0] if runner in VIEW_RUNNERS else runner
     import importlib.util
 
     if runner in bb.KERAS_BACKBONES and importlib.util.find_spec("keras") is None:
@@ -385,6 +538,15 @@ def _runner_status(runner: str, weights: str | None) -> tuple[bool, str]:
     if importlib.util.find_spec("torch") is None and runner not in bb.KERAS_BACKBONES:
         return False, "torch is not installed"
     return bb.weights_status(runner, weights)
+
+
+def _extractor_status(ext: Extractor, weights: str | None) -> tuple[bool, str]:
+    """Whether an extractor (every part of a composite) can run here, and why not."""
+    for part in ext.parts or (ext.name,):
+        ok, reason = _runner_status(_get(part).runner, weights)
+        if not ok:
+            return ok, reason
+    return True, ""
 
 
 def available_extractors(names: Iterable[str] | None = None, weights: str | None = "imagenet") -> pd.DataFrame:
@@ -395,7 +557,7 @@ def available_extractors(names: Iterable[str] | None = None, weights: str | None
     rows = []
     for name in names if names is not None else EXTRACTORS:
         ext = _get(name)
-        ok, reason = _runner_status(ext.runner, weights)
+        ok, reason = _extractor_status(ext, weights)
         reason = reason.replace(str(Path.home()), "~")  # the book shows it: no machine paths
         rows.append(
             dict(name=name, family=ext.family, runner=ext.runner, available=ok, reason=reason, description=ext.description)
@@ -628,7 +790,8 @@ def extract_many(
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
     if len(catalog) == 0:
         raise ValueError("catalog is empty: nothing to extract")
-    exts = [_get(n) for n in names]
+    requested = [_get(n) for n in names]
+    exts = [_get(p) for p in dict.fromkeys(q for e in requested for q in (e.parts or (e.name,)))]
     runner_names: list[str] = []
     for ext in exts:
         if ext.runner not in runner_names:
@@ -661,7 +824,18 @@ def extract_many(
         if ext.step is not None:
             X = _cached_step(ext, X, seed, cache.folder)
         result[ext.name] = np.ascontiguousarray(X, dtype=np.float32)
-    return result
+    for ext in requested:
+        if ext.parts and all(p in result for p in ext.parts):
+            result[ext.name] = _cached_combine(ext, [result[p] for p in ext.parts], data_dir)
+    return {n: result[n] for n in names if n in result}
+
+
+def _cached_combine(ext: Extractor, blocks: list[np.ndarray], data_dir) -> np.ndarray:
+    """A composite's blocks side by side (:func:`combine_blocks`), cached keyed by the blocks."""
+    flags = [standardize_default(p) for p in ext.parts]
+    key = store.fingerprint(ext.name, FEATURE_VERSION, flags, *[np.ascontiguousarray(b) for b in blocks])
+    path = store.cache_dir(data_dir, "features") / "composite" / f"step-{ext.name}-{key}.npy"
+    return store.cached(path, lambda: combine_blocks(blocks, flags))
 
 
 def extract(
@@ -685,6 +859,40 @@ def extract(
         catalog, [name], data_dir=data_dir, device=device, batch_size=batch_size, weights=weights,
         image_mode=image_mode, workers=workers, seed=seed, progress=progress,
     )[name]
+
+
+def _runners_of(name: str) -> list[str]:
+    """The runners an extractor (every part of a composite) needs, in order."""
+    return list(dict.fromkeys(_get(p).runner for p in (_get(name).parts or (name,))))
+
+
+def is_cached(catalog: pd.DataFrame, name: str, data_dir: str | os.PathLike = "../data", weights: str | None = "imagenet",
+              image_mode: str = "resize") -> bool:
+    """Whether every image of ``catalog`` is in the feature cache of every runner ``name`` needs."""
+    shas, _ = _catalog_keys(catalog)
+    for rname in _runners_of(name):
+        runner = _make_runner(rname, weights)
+        if not _FeatureCache(store.cache_dir(data_dir, "features") / runner.key(image_mode), runner.outputs).has_all(shas):
+            return False
+    return True
+
+
+def seconds_per_image(catalog: pd.DataFrame, name: str, device: str = "cpu", n: int = 32, weights: str | None = "imagenet",
+                      image_mode: str = "resize") -> float:
+    """Wall seconds per image to decode and run ``name``'s runners on the first ``n`` images (models loaded, not cached)."""
+    import time
+
+    paths = catalog["path"].astype(str).tolist()[:n]
+    dev = resolve_device(device)
+    total = 0.0
+    for rname in _runners_of(name):
+        runner = _make_runner(rname, weights)
+        fn = runner.build(dev)
+        fn(_decode_batch(paths[:2], [runner.input_size], image_mode)[runner.input_size])  # warm-up
+        start = time.perf_counter()
+        fn(_decode_batch(paths, [runner.input_size], image_mode)[runner.input_size])
+        total += time.perf_counter() - start
+    return total / max(len(paths), 1)
 
 
 def features_frame(catalog: pd.DataFrame, X: np.ndarray, prefix: str = "f") -> pd.DataFrame:

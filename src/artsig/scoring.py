@@ -32,6 +32,10 @@ __all__ = [
     "score_partition",
     "score_many",
     "wide",
+    "frozen_probe",
+    "cluster_space",
+    "kmeans_nmi",
+    "SPACES",
 ]
 
 DEFAULT_LABELS = ("style", "genre", "artist", "period")
@@ -227,3 +231,52 @@ def wide(scores: pd.DataFrame, index: Sequence[str], meta: Sequence[str] = (), d
         rows.append(row)
     table = pd.DataFrame(rows, columns=[*index, *meta, *order]).set_index(index)
     return table.round(decimals) if decimals is not None else table
+
+
+# --- the frozen-feature baselines -----------------------------------------------------------------
+
+SPACES = ("l2", "whiten")
+
+
+def frozen_probe(X: np.ndarray, y, seed: int = 0, test_fraction: float = 0.3, C: float = 1.0) -> dict:
+    """The frozen-probe baseline: L2-normalised rows, logistic regression, seeded stratified split.
+
+    Returns ``accuracy, macro_f1, classes, train, test`` on the held-out rows.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score
+    from sklearn.model_selection import train_test_split
+
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y).astype(str)
+    if len(X) != len(y):
+        raise ValueError(f"features have {len(X)} rows but the labels have {len(y)}")
+    counts = pd.Series(y).value_counts()
+    if len(counts) < 2 or counts.min() < 2:
+        raise ValueError(f"a probe needs at least 2 classes with 2+ works each; smallest class has {counts.min()}")
+    Z = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    train, test = train_test_split(np.arange(len(y)), test_size=test_fraction, random_state=seed, stratify=y)
+    pred = LogisticRegression(C=C, max_iter=3000).fit(Z[train], y[train]).predict(Z[test])
+    return {"accuracy": float((pred == y[test]).mean()), "macro_f1": float(f1_score(y[test], pred, average="macro")),
+            "classes": int(len(counts)), "train": int(len(train)), "test": int(len(test))}
+
+
+def cluster_space(X: np.ndarray, space: str = "l2", n_components: int = 50, seed: int = 0) -> np.ndarray:
+    """Rows ready for k-means: ``"l2"`` (L2-normalised) or ``"whiten"`` (PCA-whitened to ``n_components``, then L2)."""
+    if space not in SPACES:
+        raise ValueError(f"space must be one of {SPACES}, got {space!r}")
+    Z = np.asarray(X, dtype=np.float64)
+    if space == "whiten":
+        from sklearn.decomposition import PCA
+
+        k = min(n_components, len(Z) - 1, Z.shape[1])
+        Z = PCA(n_components=k, whiten=True, svd_solver="randomized", random_state=seed).fit_transform(Z)
+    return Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
+
+
+def kmeans_nmi(X: np.ndarray, y, k: int | None = None, space: str = "l2", seed: int = 0) -> tuple[float, np.ndarray]:
+    """K-means (the ``kmeans`` setting) at ``k`` (default: the number of classes of ``y``) in
+    :func:`cluster_space`, and its NMI with ``y``: ``(nmi, cluster ids)``."""
+    y = np.asarray(y).astype(str)
+    k = int(pd.Series(y).nunique()) if k is None else int(k)
+    labels = fit_partition(cluster_space(X, space, seed=seed), "kmeans", k=k, seed=seed)
+    return float(M.nmi(y, labels)), labels

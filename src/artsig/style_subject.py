@@ -36,6 +36,7 @@ __all__ = [
     "evaluate",
     "linear_probe",
     "REPRESENTATIONS",
+    "baseline_verdict",
 ]
 
 CACHE_VERSION = "1"  # bump when a representation's numbers change: cached representations are then rebuilt
@@ -196,6 +197,9 @@ def build_representations(
     def erase(Z):
         return erase_linear(Z, subject, "leace")
 
+    if subject is None:  # no subject label: only the representations that need none
+        return _label_free(features, prep, comb)
+
     reps: dict[str, np.ndarray] = {}
     if "efficientnet_lite0" in have:
         reps["pooled"] = prep["efficientnet_lite0"]
@@ -217,6 +221,51 @@ def build_representations(
     if "color_histogram" in have:
         reps["color_histogram"] = prep["color_histogram"]
     return reps
+
+
+def _label_free(features: Mapping[str, np.ndarray], prep: Mapping[str, np.ndarray], comb) -> dict[str, np.ndarray]:
+    """The representations that use no subject label (a collection without one)."""
+    reps = {}
+    if "efficientnet_lite0" in features:
+        reps["pooled"] = prep["efficientnet_lite0"]
+    for name in ("gram", "channel_stats"):
+        if name in features:
+            reps[name] = prep[name]
+    if {"efficientnet_lite0", "gram"} <= set(features):
+        reps["pooled + gram"] = comb(["efficientnet_lite0", "gram"])
+    if {"gram", "channel_stats"} <= set(features):
+        reps["gram + stats"] = comb(["gram", "channel_stats"])
+    if "color_histogram" in features:
+        reps["color_histogram"] = prep["color_histogram"]
+    return reps
+
+
+def baseline_verdict(representations: Mapping[str, np.ndarray], catalog: pd.DataFrame, table: pd.DataFrame, k: int,
+                     label: str = "style", baseline: str = "pooled", seed: int = 0, n_boot: int = 300) -> dict:
+    """The best representation by NMI with ``label`` in ``table`` (of :func:`evaluate`) against ``baseline``.
+
+    Both are clustered again exactly as :func:`evaluate` does; a paired bootstrap over the works
+    with ``label`` known gives the interval of the NMI difference. Returns ``best, nmi_best,
+    baseline, nmi_baseline, margin, low, high, outcome, verdict``.
+    """
+    from . import scoring
+    from .comparison import bootstrap_statistic, nmi_fast
+
+    if baseline not in representations:
+        raise ValueError(f"baseline {baseline!r} is not among the representations ({', '.join(representations)})")
+    column = f"nmi_{label}"
+    if column not in table.columns:
+        raise ValueError(f"the table has no {column!r} column: is {label!r} a label of this collection?")
+    best = str(table.set_index("representation")[column].idxmax())
+    n_init = scoring.SETTINGS["kmeans_representations"]["n_init"]
+    known = catalog[label].notna().to_numpy()
+    y = catalog.loc[known, label].astype(str).to_numpy()
+    parts = [scoring.fit_partition(representations[r], "kmeans_representations", k=int(k), seed=seed, n_init=n_init)[known]
+             for r in (best, baseline)]
+    cmp = bootstrap_statistic(lambda r: (nmi_fast(y[r], parts[0][r]), nmi_fast(y[r], parts[1][r])), len(y), best,
+                              f"{baseline} (baseline)", f"NMI with {label}, k = {int(k)}", n_boot=n_boot, seed=seed)
+    return dict(best=best, nmi_best=cmp.mean_a, baseline=baseline, nmi_baseline=cmp.mean_b, margin=cmp.difference, low=cmp.low,
+                high=cmp.high, outcome=cmp.outcome, verdict=cmp.sentence())
 
 
 def linear_probe(Z: np.ndarray, y, seed: int = 0) -> float:
