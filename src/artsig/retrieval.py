@@ -39,6 +39,22 @@ RESIZE_MODE = "resize"  # how every image is brought to the model's square input
 DEFAULT_KS = (1, 5, 20, 100)
 
 
+# --- profiles -------------------------------------------------------------------------------
+
+# The chapters' quick settings (the benchmark's time budget, book/params.yml) and what the full
+# profile raises them to on a real collection: the trunk's native input size, more epochs.
+QUICK_SETTINGS = {"retrieval_size": 128, "epochs": 5, "patience": 2}
+FULL_SETTINGS = {"retrieval_size": 224, "epochs": 10, "patience": 3}
+
+
+def profile_settings(profile: str, **given) -> dict:
+    """``given`` settings, with those still at their quick default raised to :data:`FULL_SETTINGS`
+    when ``profile == "full"`` (a value the user changed is kept)."""
+    if profile != "full":
+        return dict(given)
+    return {k: FULL_SETTINGS[k] if k in FULL_SETTINGS and v == QUICK_SETTINGS[k] else v for k, v in given.items()}
+
+
 # --- determinism ----------------------------------------------------------------------------
 
 
