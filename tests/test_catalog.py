@@ -163,3 +163,11 @@ def test_pixel_cap_lists_the_file_and_can_be_raised(tmp_path, monkeypatch):
     assert quality.loc[0, "issue"] == "too large" and "max_pixels" in quality.loc[0, "detail"]
     monkeypatch.setenv("ARTSIG_MAX_PIXELS", "1e5")
     assert len(scan_images(records, root=tmp_path, progress=False)[0]) == 2
+
+
+def test_describe_labels_gives_size_classes_and_dates():
+    from artsig.catalog import describe_labels
+
+    catalog = pd.DataFrame({"image_id": list("abcd"), "style": ["x", "x", "y", None], "date": pd.array([1900, None, 1850, 1901], dtype="Int64")})
+    assert describe_labels(catalog) == "4 images; labels: style (2 classes, 1-2 works each, 3 labelled), date (3 dated, 1850-1901)"
+    assert describe_labels(catalog[["image_id"]]) == "4 images; labels: none"

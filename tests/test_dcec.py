@@ -329,3 +329,35 @@ def test_dcec_and_dec_follow_scikit_learn_conventions():
     X, _ = blobs()
     fitted = dcec.DCEC(n_clusters=3, filters=(8, 16, 16), **SMALL).fit(X)
     assert not hasattr(clone(fitted), "labels_") and hasattr(fitted, "labels_")
+
+
+def test_full_profile_raises_only_the_settings_left_at_their_quick_default():
+    quick = dict(subsample=1000, pretrain_epochs=15, dec_pretrain_epochs=10, max_iter=40)
+    assert dcec.profile_settings("quick", **quick) == quick
+    full = dcec.profile_settings("full", **{**quick, "max_iter": 7})
+    assert full["subsample"] is None and full["pretrain_epochs"] > 15 and full["max_iter"] == 7  # the user's value wins
+    assert list(full) == list(quick)  # same order: the notebook unpacks .values()
+
+
+def test_label_ks_are_usable_class_counts():
+    catalog = pd.DataFrame({"style": list("abcdefg") * 6, "artist": [f"p{i}" for i in range(42)], "genre": ["x"] * 42})
+    assert dcec.label_ks(catalog, ["style", "artist", "genre", "missing"]) == [7]  # 42 artists: a k as large as the images
+    assert dcec.label_ks(catalog.iloc[:14], ["style"]) == []  # 7 classes in 14 images: more than a third
+
+
+def test_baseline_comparison_without_genre_names_the_baseline_and_margin():
+    ids = [f"i{i}" for i in range(60)]
+    style = np.repeat(["a", "b", "c"], 20)
+    catalog = pd.DataFrame({"image_id": ids, "style": style})
+    rng = np.random.default_rng(0)
+    rows = []
+    for k in (3, 7):
+        rows.append(pd.DataFrame({"image_id": ids, "method": "DCEC", "k": k, "cluster": rng.integers(0, k, 60)}))
+        rows.append(pd.DataFrame({"image_id": ids, "method": "EfficientNet+KMeans", "k": k, "cluster": np.repeat(np.arange(3), 20) * (k // 3)}))
+    assignments = pd.concat(rows, ignore_index=True)
+    assert dcec.claim_intervals(assignments, catalog).empty
+    external = pd.DataFrame({"method": ["DCEC"] * 2, "k": [3, 7], "label": ["style"] * 2, "nmi": [0.1, 0.1], "ari": [0.0, 0.0], "purity": [0.4, 0.4]})
+    assert "no genre labels" in dcec.verdict(external, intervals=dcec.claim_intervals(assignments, catalog))
+    lines = [c.sentence() for c in dcec.versus_baseline(assignments, catalog, ks=(3, 7), labels=("style",), n_boot=100)]
+    assert len(lines) == 2
+    assert all("EfficientNet+KMeans" in line and "NMI with style" in line and "is better" in line for line in lines)

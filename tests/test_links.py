@@ -139,3 +139,70 @@ def test_collection_without_links_skips_the_chapter(tmp_path):
     catalog = pd.DataFrame({"image_id": ["a", "b"], "style": ["x", "y"]})
     with pytest.raises(ChapterSkipped, match="links_file"):
         load_links(catalog, "folder:/somewhere")
+
+
+# --- weak links for collections without known links ------------------------------------------
+
+
+def artist_catalog(sizes=(2, 3, 30), singles: int = 4) -> pd.DataFrame:
+    """Works of a few artists (groups of the given sizes) and some artists with one work."""
+    rows = [{"image_id": f"a{g}_{i:02d}", "artist": f"artist{g}"} for g, n in enumerate(sizes) for i in range(n)]
+    rows += [{"image_id": f"s{i}", "artist": f"single{i}"} for i in range(singles)]
+    return pd.DataFrame(rows)
+
+
+def test_weak_links_keep_each_group_one_component_with_few_partners():
+    from artsig.links import weak_links
+
+    catalog = artist_catalog()
+    links = weak_links(catalog, "artist", per_work=4, seed=0)
+    assert len(links) == len(links.drop_duplicates(["image_id_a", "image_id_b"]))
+    assert (links["image_id_a"] < links["image_id_b"]).all() and (links["type"] == "POSITIVE").all()
+    comp = components(catalog, links)
+    for g, n in enumerate((2, 3, 30)):
+        assert comp[[f"a{g}_{i:02d}" for i in range(n)]].nunique() == 1  # one component per artist, even when sampled
+    assert comp.nunique() == 3 + 4
+    big = links[links["image_id_a"].str.startswith("a2_")]
+    assert len(big) < 30 * 29 / 2  # sampled, not every pair
+    partners = pd.concat([big["image_id_a"], big["image_id_b"]]).value_counts()
+    assert partners.max() <= 2 * 4 + 2  # about per_work partners each (own draws plus others' draws)
+    assert weak_links(catalog, "artist", per_work=4, seed=0).equals(links)
+    assert not weak_links(catalog, "artist", per_work=4, seed=1).equals(links)
+
+
+def test_choose_positives_prefers_a_file_then_motif_then_artist_then_style(tmp_path):
+    from artsig.links import choose_positives
+
+    catalog = artist_catalog().assign(style=lambda d: d["artist"].str[:7])
+    assert choose_positives(catalog, "csv:/x.csv", links_file=str(tmp_path / "l.csv")) == "file"
+    assert choose_positives(catalog, "synthetic") == "benchmark"
+    assert choose_positives(catalog, "csv:/x.csv") == "artist"
+    assert choose_positives(catalog.drop(columns="artist").assign(style=["s1", "s2", "s3"] * 13), "folder:/x") == "style"
+    with_motif = catalog.assign(motif=["m1", "m1", "m2", "m2", "m3", "m3"] + [None] * 33)
+    assert choose_positives(with_motif, "csv:/x.csv") == "motif"
+    assert choose_positives(with_motif, "csv:/x.csv", positives="artist") == "artist"
+
+
+def test_choose_positives_skips_naming_the_parameters_when_nothing_links_works():
+    from artsig.book import ChapterSkipped
+    from artsig.links import choose_positives, load_links
+
+    two_groups = artist_catalog(sizes=(2, 2), singles=3)  # only 2 shared artists: too few to split
+    with pytest.raises(ChapterSkipped, match="links_file=.*positives="):
+        choose_positives(two_groups, "folder:/x")
+    with pytest.raises(ChapterSkipped, match="positives='genre'"):
+        load_links(artist_catalog(), "folder:/x", positives="genre")
+    with pytest.raises(LinksError, match="positives='colour'"):
+        choose_positives(artist_catalog(), "folder:/x", positives="colour")
+
+
+def test_small_collection_links_split_or_say_which_parameter_to_change():
+    from artsig.links import load_links
+
+    catalog = artist_catalog(sizes=(6, 7, 8, 9, 6, 7), singles=0)  # a small folder: 6 classes of 6-9 works
+    links = load_links(catalog, "folder:/x")
+    split_catalog, split_links = split_by_component(catalog, links, seed=0)
+    summary = split_summary(split_catalog, split_links).set_index("split")
+    assert (summary["linked components"] >= 1).all()
+    with pytest.raises(LinksError, match="split_fractions"):
+        split_by_component(catalog, links, fractions=(0.5, 0.6, 0.2), seed=0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -334,3 +335,23 @@ def test_signature_model_is_an_estimator_over_train_signature_model(collection, 
     assert np.array_equal(estimator.history_["loss"].to_numpy()[1:], run.history["loss"].to_numpy()[1:])
     assert np.array_equal(sigs, signatures_from_activations(run.model, trunk_activations(run.model, catalog, progress=False)))
     assert np.allclose(estimator.transform(catalog["path"].tolist()[:3]), embed_images(run.model, catalog["path"].tolist()[:3]), atol=1e-3)
+
+
+def test_full_profile_raises_input_size_and_epochs_unless_set_by_hand():
+    from artsig.retrieval import FULL_SETTINGS, QUICK_SETTINGS, profile_settings
+
+    assert profile_settings("quick", **QUICK_SETTINGS) == QUICK_SETTINGS
+    assert profile_settings("full", **QUICK_SETTINGS) == FULL_SETTINGS
+    assert profile_settings("full", **{**QUICK_SETTINGS, "epochs": 3})["epochs"] == 3
+    assert FULL_SETTINGS["retrieval_size"] % 32 == 0
+
+
+def test_quick_settings_are_the_book_defaults():
+    import yaml
+
+    from artsig import dcec
+    from artsig.retrieval import QUICK_SETTINGS
+
+    params = yaml.safe_load((Path(__file__).resolve().parents[1] / "book" / "params.yml").read_text())
+    assert {k: params["sections"]["retrieval"][k] for k in QUICK_SETTINGS} == QUICK_SETTINGS
+    assert {k: params["notebooks"]["05_dcec"][k] for k in dcec.QUICK_SETTINGS} == dcec.QUICK_SETTINGS

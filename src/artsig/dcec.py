@@ -62,6 +62,8 @@ __all__ = [
     "kmeans",
     "CLUSTERING_METHODS",
     "fit_cached",
+    "profile_settings",
+    "label_ks",
 ]
 
 CLUSTERING_METHODS = ("DCEC", "CAE+KMeans", "DEC", "EfficientNet+KMeans")
@@ -95,6 +97,33 @@ def subsample(catalog: pd.DataFrame, n: int | None, seed: int = 0) -> pd.DataFra
     rng = np.random.default_rng(seed)
     keep = np.sort(rng.choice(len(catalog), size=int(n), replace=False))
     return catalog.iloc[keep].reset_index(drop=True)
+
+
+# The chapter's quick settings (the benchmark's time budget, book/params.yml) and what the full
+# profile raises them to on a real collection: every image, longer pretraining and clustering.
+QUICK_SETTINGS = {"subsample": 1000, "pretrain_epochs": 15, "dec_pretrain_epochs": 10, "max_iter": 40}
+FULL_SETTINGS = {"subsample": None, "pretrain_epochs": 30, "dec_pretrain_epochs": 20, "max_iter": 80}
+
+
+def profile_settings(profile: str, **given) -> dict:
+    """``given`` settings, with those still at their quick default raised to :data:`FULL_SETTINGS`
+    when ``profile == "full"`` (a value the user changed is kept)."""
+    if profile != "full":
+        return dict(given)
+    return {k: FULL_SETTINGS[k] if k in FULL_SETTINGS and v == QUICK_SETTINGS[k] else v for k, v in given.items()}
+
+
+def label_ks(catalog: pd.DataFrame, labels: Sequence[str], max_share: float = 1 / 3, max_k: int = 50) -> list[int]:
+    """The number of classes of each label, where it makes a usable k (2 to ``max_k`` clusters and
+    at most ``max_share`` of the images): the baseline's natural k, k-means at k = the classes."""
+    ks = []
+    for label in labels:
+        if label not in catalog:
+            continue
+        k = int(catalog[label].dropna().nunique())
+        if 2 <= k <= min(max_k, max_share * len(catalog)):
+            ks.append(k)
+    return sorted(set(ks))
 
 
 def kmeans(embedding: np.ndarray, n_clusters: int, seed: int = 0, n_init: int = 20) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,9 @@ catalog) and ``type``, one of :data:`LINK_TYPES`:
 ``DUPLICATE``  two reproductions of the same work
 ``NEGATIVE``   an annotator checked the pair and found no link
 
-The default run takes the links of the procedural benchmark (its motif families); a user brings
+The default run takes the links of the procedural benchmark (its motif families); a collection
+without known links gets weak ones between works that share a label (:func:`weak_links`, e.g. the
+same artist; chosen by :func:`choose_positives`); a user brings
 a CSV in the morphograph format of the EPFL Replica project: two image ids and a type per row
 (column names ``img1_uid, img2_uid, type`` as in the Replica export, or ``image_id_a,
 image_id_b, type``; see :data:`COLUMN_ALIASES`).
@@ -139,6 +141,87 @@ def pairs_within_groups(table: pd.DataFrame, group_column: str) -> pd.DataFrame:
     return pairs
 
 
+POSITIVE_SOURCES = ("auto", "motif", "artist", "style", "genre")
+AUTO_POSITIVES = ("motif", "artist", "style", "genre")  # without links_file, the first label a collection has
+
+
+def weak_links(catalog: pd.DataFrame, column: str, per_work: int = 10, seed: int = 0) -> pd.DataFrame:
+    """POSITIVE links between works that share a value of ``column`` (weak links: same artist,
+    same style...), at most about ``per_work`` partners per work.
+
+    A group of up to ``per_work + 1`` works is linked pair by pair; a larger one gets a ring over a
+    seeded shuffle (so the group stays one connected component, which is what the split and the
+    retrieval scores use) plus ``per_work - 2`` random partners per work. Each pair once.
+    """
+    if column not in catalog:
+        raise LinksError(f"catalog has no column {column!r} to derive links from; it has {list(catalog.columns)}")
+    if per_work < 2:
+        raise ValueError(f"per_work must be >= 2, got {per_work}")
+    rng = np.random.default_rng(seed)
+    rows: set[tuple[str, str]] = set()
+    for _, group in catalog.dropna(subset=[column]).groupby(column, sort=True):
+        ids = sorted(group["image_id"].astype(str).unique())
+        if len(ids) <= per_work + 1:
+            rows.update((a, b) for i, a in enumerate(ids) for b in ids[i + 1:])
+            continue
+        order = [ids[i] for i in rng.permutation(len(ids))]
+        pairs = list(zip(order, order[1:] + order[:1]))
+        for i, a in enumerate(order):
+            others = rng.choice(len(order) - 1, size=per_work - 2, replace=False)
+            pairs += [(a, order[j + (j >= i)]) for j in others]
+        rows.update((a, b) if a < b else (b, a) for a, b in pairs)
+    table = pd.DataFrame(sorted(rows), columns=["image_id_a", "image_id_b"])
+    table["type"] = "POSITIVE"
+    return table
+
+
+def linked_groups(catalog: pd.DataFrame, column: str) -> int:
+    """How many values of ``column`` are shared by at least two works."""
+    if column not in catalog:
+        return 0
+    counts = catalog[column].dropna().value_counts()
+    return int((counts >= 2).sum())
+
+
+def choose_positives(catalog: pd.DataFrame, dataset: str = "synthetic", links_file: str | os.PathLike | None = None, positives: str = "auto") -> str:
+    """Where a run's links come from: ``"file"`` (``links_file``), ``"benchmark"`` (its motif
+    families) or the label column whose shared values link works (``positives``; ``"auto"``: the
+    first of :data:`AUTO_POSITIVES` with at least 3 groups of two or more works).
+
+    Raises :class:`artsig.book.ChapterSkipped` naming ``links_file`` and ``positives`` when the
+    collection has no way to link works.
+    """
+    if positives not in POSITIVE_SOURCES:
+        raise LinksError(f"positives={positives!r}: expected one of {', '.join(POSITIVE_SOURCES)}")
+    if links_file:
+        return "file"
+    if dataset == "synthetic" and positives in ("auto", "motif"):
+        return "benchmark"
+    candidates = AUTO_POSITIVES if positives == "auto" else (positives,)
+    for column in candidates:
+        if linked_groups(catalog, column) >= 3:
+            return column
+    from artsig.book import ChapterSkipped
+
+    have = [c for c in AUTO_POSITIVES if c in catalog]
+    raise ChapterSkipped(
+        f"dataset={dataset!r} has no links and no label column to derive weak ones from (positives={positives!r}; it has "
+        f"{have or 'no labels'}, each needs 3 values shared by 2 or more works): pass links_file=<CSV with img1_uid, img2_uid, type> "
+        "(the morphograph format) or positives=artist|style|genre")
+
+
+def describe_positives(source: str) -> str:
+    """What counts as a link in a run, in words, for the page."""
+    if source == "file":
+        return "the links of links_file (known visual links)"
+    if source == "benchmark":
+        return "the benchmark's motif families (a composition copied, mirrored, cropped, rescaled or restyled)"
+    if source == "motif":
+        return "works that share a motif (the collection's motif column)"
+    return (f"works of the same {source} (weak links derived from the {source} column: this collection has no known "
+            f"visual links, so retrieval is scored on finding other works of the query's {source})")
+
+
 def load_links(
     catalog: pd.DataFrame,
     dataset: str = "synthetic",
@@ -148,24 +231,23 @@ def load_links(
     image_size: int = 256,
     seed: int = 0,
     on_error: str = "raise",
+    positives: str = "auto",
 ) -> pd.DataFrame:
-    """The links of a run: a user's morphograph CSV if given, else the benchmark's links.
-
-    Without a file, ``dataset="synthetic"`` takes :func:`artsig.datasets.synthetic_links`; any
-    other collection with a ``motif`` column links the works that share a motif.
+    """The links of a run, from :func:`choose_positives`: a user's morphograph CSV, the
+    benchmark's motif links, the works sharing a motif, or weak links between works sharing a
+    label (:func:`weak_links`, e.g. the same artist).
     """
-    if links_file:
+    source = choose_positives(catalog, dataset, links_file, positives)
+    if source == "file":
         return read_links(links_file, catalog, on_error=on_error)
-    if dataset == "synthetic":
+    if source == "benchmark":
         from artsig.datasets import synthetic_links
 
         raw = synthetic_links(data_dir, n_images=n_images, image_size=image_size, seed=seed)
         return validate_links(raw, catalog, source="benchmark links", on_error=on_error)
-    if "motif" in catalog and catalog["motif"].notna().any():
+    if source == "motif":
         return links_from_column(catalog, "motif")
-    from artsig.book import ChapterSkipped
-
-    raise ChapterSkipped(f"dataset={dataset!r} has no links: pass links_file=<CSV with img1_uid, img2_uid, type> (the morphograph format)")
+    return weak_links(catalog, source, seed=seed)
 
 
 # --- graph: components and split ------------------------------------------------------------
@@ -216,12 +298,13 @@ def split_by_component(
     """
     fractions = np.asarray(fractions, dtype=float)
     if fractions.shape != (3,) or (fractions < 0).any() or not np.isclose(fractions.sum(), 1.0):
-        raise ValueError(f"fractions must be three non-negative numbers (train, val, test) summing to 1, got {tuple(fractions)}")
+        raise LinksError(f"split_fractions={list(fractions)}: expected three non-negative numbers (train, val, test) summing to 1")
     component = components(catalog, links)
     sizes = component.value_counts()
     linked = sizes[sizes > 1]
     if len(linked) < 3:
-        raise LinksError(f"only {len(linked)} linked component(s); need at least 3 to split links into train / val / test")
+        raise LinksError(f"only {len(linked)} linked component(s) (groups of linked works); need at least 3 to split links into train / val / test: "
+                         "add links (links_file) or choose positives= a label shared by more groups of works")
     rng = np.random.default_rng(seed)
     assignment: dict[int, str] = {}
     for pool in (np.sort(linked.index.to_numpy()), np.sort(sizes[sizes == 1].index.to_numpy())):
@@ -240,7 +323,8 @@ def split_by_component(
     linked_splits = {assignment[int(c)] for c in linked.index}
     for i, split in enumerate(SPLITS):
         if fractions[i] > 0 and split not in linked_splits:
-            raise LinksError(f"split {split!r} got no linked component; add links or change fractions={tuple(fractions)}")
+            raise LinksError(f"split {split!r} got no linked component of the {len(linked)}; add links (links_file) or change "
+                             f"split_fractions={list(fractions)}")
     out = catalog.copy()
     out["component"] = component.reindex(out["image_id"].astype(str)).to_numpy()
     out["split"] = out["component"].map(assignment)
