@@ -1395,6 +1395,8 @@ def merge_studies(native: Study, other: Study) -> Study:
 
 def trained_rows(table: pd.DataFrame) -> pd.DataFrame:
     """The rows of a results table that trained a network (the frozen probes left out)."""
+    if "training" not in table:
+        return table
     return table[~table["training"].astype(str).str.startswith("frozen probe")]
 
 
