@@ -51,6 +51,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--min-count", type=int, default=20, help="classes with fewer works are left out of a label")
     p.add_argument("--cached-only", action="store_true", help="skip recipes whose features are not cached yet")
     p.add_argument("--time-images", type=int, default=32, help="images timed per recipe (0: no timing)")
+    p.add_argument("--subset", type=int, default=0, help="a seeded sample of this many works, stratified by the first label (0: all)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
@@ -76,6 +77,11 @@ def _features(catalog: pd.DataFrame, args: argparse.Namespace) -> tuple[dict, li
 def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     catalog = datasets.open_dataset(args.dataset, data_dir=args.data_dir, progress=False)
+    if 0 < args.subset < len(catalog):
+        from sklearn.model_selection import train_test_split
+
+        keep, _ = train_test_split(catalog.index, train_size=args.subset, random_state=args.seed, stratify=catalog[args.labels[0]])
+        catalog = catalog.loc[sorted(keep)].reset_index(drop=True)
     print(f"{args.dataset}: {len(catalog)} works; labels {', '.join(c for c in args.labels if c in catalog)}")
     feats, skipped = _features(catalog, args)
     if skipped:
