@@ -373,3 +373,12 @@ def test_profile_is_checked_and_resolved_per_collection():
     assert profiles.resolve("quick", "folder:/x") == "quick"
     with pytest.raises(BookError, match="profile='fast': expected one of auto, quick, full"):
         _check_value("--set profile", "profile", "fast")
+
+
+@pytest.mark.parametrize("key, value, message", [("pairs_per_epoch", 0, "expected a positive integer"),
+                                                 ("positives", "colour", "expected one of auto")])
+def test_retrieval_positives_and_pairs_are_checked_up_front(key, value, message):
+    from artsig.book import _check_value
+
+    with pytest.raises(BookError, match=message):
+        _check_value(f"--set {key}", key, value)

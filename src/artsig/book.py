@@ -149,7 +149,8 @@ LOADER_OPTIONS = {"csv_dir": "ARTSIG_CSV_DIR", "path_column": "ARTSIG_PATH_COLUM
 LABEL_KEYS = ("label", "label_column", "transfer_label", "subject_label", "style_label")
 LABEL_VALUES = ("artist", "style", "genre", "motif")
 POSITIVE_KEYS = ("top_k", "min_per_class", "n_images", "image_size", "epochs", "batch_size", "threads", "input_size",
-                 "k_min", "k_max", "n_components", "max_pixels", "retrieval_size", "subsample", "max_iter", "n_clusters")
+                 "k_min", "k_max", "n_components", "max_pixels", "retrieval_size", "subsample", "max_iter", "n_clusters",
+                 "pairs_per_epoch", "full_epochs", "scratch_epochs", "recipe_min_count")
 OPTIONAL_POSITIVE_KEYS = ("per_class",)
 
 
@@ -186,6 +187,11 @@ def _check_value(where: str, key: str, value) -> None:
         raise BookError(f"{where}={value!r}: expected a non-negative integer")
     if key in LABEL_KEYS and value not in LABEL_VALUES:
         raise BookError(f"{where}={value!r}: not a label column; expected one of {', '.join(LABEL_VALUES)}")
+    if key == "positives":
+        from artsig.links import POSITIVE_SOURCES
+
+        if value not in POSITIVE_SOURCES:
+            raise BookError(f"{where}={value!r}: expected one of {', '.join(POSITIVE_SOURCES)} (where a collection without links_file takes its positive pairs)")
     if key == "profile" and value not in PROFILES:
         raise BookError(f"{where}={value!r}: expected one of {', '.join(PROFILES)} (auto: quick for the benchmark, full for a real collection)")
     if key == "device" and not (isinstance(value, str) and (value in ("auto", "cpu", "cuda") or value.startswith("cuda:") and value[5:].isdigit())):
