@@ -353,5 +353,6 @@ def test_quick_settings_are_the_book_defaults():
     from artsig.retrieval import QUICK_SETTINGS
 
     params = yaml.safe_load((Path(__file__).resolve().parents[1] / "book" / "params.yml").read_text())
-    assert {k: params["sections"]["retrieval"][k] for k in QUICK_SETTINGS} == QUICK_SETTINGS
+    retrieval = {**params["sections"]["retrieval"], **params["notebooks"]["06_retrieval"]}
+    assert {k: retrieval[k] for k in QUICK_SETTINGS} == QUICK_SETTINGS
     assert {k: params["notebooks"]["05_dcec"][k] for k in dcec.QUICK_SETTINGS} == dcec.QUICK_SETTINGS
