@@ -452,7 +452,7 @@ def test_probe_row_is_a_row_beside_the_trained_ones_with_a_verdict(genre):
     assert cls.baseline_row(study) == probe.row and list(study.table["baseline"]) == [False, True]
     verdict = cls.best_vs_baseline(study)
     assert verdict.name_b == probe.row and verdict.outcome == "worse" and verdict.mean_a == 0.0
-    assert cls.probes_vs_baseline(study) is None
+    assert cls.probes_vs_baseline(study) is None and cls.each_probe_vs_baseline(study) == []
     assert "cnn scratch" in set(study.curves["row"]) and probe.row not in set(study.curves["row"])
     assert len(cls.trained_rows(study.table)) == 1
 
@@ -470,6 +470,8 @@ def test_probe_rows_on_registered_features_and_an_extra_probe(genre, data_dir):
     study = cls.with_rows(cls._study({"cnn": _fake_row(genre, rows["pca probe"].probs, "cnn")}, genre), rows)
     extra = cls.probes_vs_baseline(study)
     assert extra.name_a == "pca probe" and extra.name_b == "color_histogram probe (baseline)"
+    each = cls.each_probe_vs_baseline(study)
+    assert [(c.name_a, c.name_b) for c in each] == [("pca probe", "color_histogram probe (baseline)")]
 
 
 def test_cross_validated_probes_for_a_small_collection(catalog, data_dir):

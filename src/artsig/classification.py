@@ -1433,14 +1433,24 @@ def best_vs_baseline(study: Study, seed: int = 0):
     return None if base is None else compare_rows(study, study.best, base, seed=seed)
 
 
+def _extra_probes(study: Study) -> pd.DataFrame:
+    table = study.table
+    return table[table["training"].astype(str).str.startswith("frozen probe") & ~table["baseline"]]
+
+
 def probes_vs_baseline(study: Study, seed: int = 0):
     """The best extra probe row (on validation) against the baseline probe; None without extras."""
+    base, extra = baseline_row(study), _extra_probes(study)
+    return None if base is None or extra.empty else compare_rows(study, _best_on_validation(extra), base, seed=seed)
+
+
+def each_probe_vs_baseline(study: Study, seed: int = 0) -> list:
+    """Every extra probe row against the baseline probe, paired on the same test images: each
+    feature recipe is a comparison named before the run (``probe_features``), so each gets its line."""
     base = baseline_row(study)
-    table = study.table
     if base is None:
-        return None
-    extra = table[table["training"].astype(str).str.startswith("frozen probe") & ~table["baseline"]]
-    return None if extra.empty else compare_rows(study, _best_on_validation(extra), base, seed=seed)
+        return []
+    return [compare_rows(study, row, base, seed=seed) for row in _extra_probes(study)["row"]]
 
 
 def cross_validated_probes(catalog: pd.DataFrame, label: str, names: Sequence[str], k: int | None = None, data_dir: str | os.PathLike = "../data",
