@@ -206,3 +206,23 @@ def test_small_collection_links_split_or_say_which_parameter_to_change():
     assert (summary["linked components"] >= 1).all()
     with pytest.raises(LinksError, match="split_fractions"):
         split_by_component(catalog, links, fractions=(0.5, 0.6, 0.2), seed=0)
+
+
+def test_a_collection_with_its_own_split_keeps_it_and_drops_links_across_parts():
+    catalog = toy_catalog(n_families=6)
+    # families 0-3 in train, 4 in val, 5 in test; one work of family 0 is in test: its links cross parts
+    part = {0: "train", 1: "train", 2: "train", 3: "train", 4: "val", 5: "test"}
+    catalog["split"] = [part[int(i[1])] if i.startswith("f") else "train" for i in catalog["image_id"]]
+    catalog.loc[catalog["image_id"] == "f0_2", "split"] = "test"
+    links = links_from_column(catalog, "motif")
+    split_catalog, split_links = split_by_component(catalog, links, fractions=(0.6, 0.2, 0.2), seed=3)
+    assert split_catalog["split"].tolist() == catalog["split"].tolist()
+    crossing = split_links[(split_links["image_id_a"] == "f0_2") | (split_links["image_id_b"] == "f0_2")]
+    assert len(crossing) == 2 and crossing["split"].isna().all()
+    assert split_links["split"].notna().sum() == len(links) - 2
+    # the test work of family 0 is not in the component of its train relatives
+    component = split_catalog.set_index("image_id")["component"]
+    assert component["f0_2"] != component["f0_0"] and component["f0_0"] == component["f0_1"]
+    catalog.loc[catalog["image_id"].isin(["f4_0", "f4_1"]), "split"] = "train"  # val keeps one work, no link
+    with pytest.raises(LinksError, match="part 'val' has no link"):
+        split_by_component(catalog, links_from_column(catalog, "motif"))

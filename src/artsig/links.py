@@ -295,7 +295,10 @@ def split_by_component(
     fraction of the *linked images*; unlinked images are dealt the same way, so each split also
     holds distractors. Returns ``(catalog, links)`` copies with a ``split`` column (and
     ``component`` on the catalog); a link's split is the split of its images (never mixed).
+    A catalog with its own ``split`` column (the collection's) keeps it: :func:`split_by_own_split`.
     """
+    if "split" in catalog and catalog["split"].notna().all():
+        return split_by_own_split(catalog, links)
     fractions = np.asarray(fractions, dtype=float)
     if fractions.shape != (3,) or (fractions < 0).any() or not np.isclose(fractions.sum(), 1.0):
         raise LinksError(f"split_fractions={list(fractions)}: expected three non-negative numbers (train, val, test) summing to 1")
@@ -334,6 +337,26 @@ def split_by_component(
     split_b = split_links["image_id_b"].map(split_of)
     # NEGATIVE links may join two components of different splits: they stay out of every split
     split_links["split"] = split_a.where(split_a == split_b)
+    return out, split_links.reset_index(drop=True)
+
+
+def split_by_own_split(catalog: pd.DataFrame, links: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The collection's own ``split`` column is the split: a work keeps its part, links that join
+    two parts are left out of every part (``split`` NaN), and components are taken within each
+    part, so nothing of a test component is seen in training. Same returns as :func:`split_by_component`."""
+    split_of = dict(zip(catalog["image_id"].astype(str), catalog["split"].astype(str)))
+    split_links = links.copy()
+    split_a = split_links["image_id_a"].astype(str).map(split_of)
+    split_b = split_links["image_id_b"].astype(str).map(split_of)
+    split_links["split"] = split_a.where(split_a == split_b)
+    within = split_links[split_links["split"].notna()]
+    out = catalog.copy()
+    out["component"] = components(catalog, within).reindex(out["image_id"].astype(str)).to_numpy()
+    linked = linking(within)
+    for split in SPLITS:
+        if (catalog["split"] == split).any() and not (linked["split"] == split).any():
+            raise LinksError(f"the collection's own split: part {split!r} has no link between two of its works; "
+                             "add links (links_file) or choose positives= a label shared within each part")
     return out, split_links.reset_index(drop=True)
 
 
