@@ -382,3 +382,61 @@ def test_retrieval_positives_and_pairs_are_checked_up_front(key, value, message)
 
     with pytest.raises(BookError, match=message):
         _check_value(f"--set {key}", key, value)
+
+
+def test_pages_show_one_parameters_cell_with_the_values_of_the_run(tmp_path):
+    import nbformat
+
+    from artsig.book import prepare_pages
+
+    cells = [
+        nbformat.v4.new_code_cell('dataset = "synthetic"\nseed = 0  # the seed\nprofile = "auto"  # auto | quick | full',
+                                  metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell('# Parameters\ndataset = "csv:/x/works.csv"\nseed = 0\nextra = 3\n',
+                                  metadata={"tags": ["injected-parameters"]}),
+        nbformat.v4.new_code_cell("print(dataset)"),
+    ]
+    path = _page_with(tmp_path, cells, "csv:/x/works.csv")
+    prepare_pages(tmp_path)
+    page = nbformat.read(str(path), as_version=4)
+    assert [c.source for c in page.cells] == [
+        'dataset = "csv:/x/works.csv"  # this run\nseed = 0  # the seed\nprofile = "auto"  # auto | quick | full\nextra = 3  # this run',
+        "print(dataset)",
+    ]
+
+
+def test_pages_drop_progress_bars_and_start_up_logs_but_keep_warnings(tmp_path):
+    import nbformat
+
+    from artsig.book import prepare_pages
+
+    stderr = lambda text: nbformat.v4.new_output("stream", name="stderr", text=text)  # noqa: E731
+    noise = [
+        stderr("WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+               "I0000 00:00:1795979299.026068    4768 port.cc:153] oneDNN custom operations are on.\n"),
+        stderr("scanning synthetic:  26%|##6       | 525/2000 [00:00<00:00, 5248.09it/s]"),
+        stderr("\rfeatures: 100%|##########| 63/63 [01:02<00:00,  1.01s/it]\n"),
+        stderr("2026-11-30 00:41:02.123456: W tensorflow/core/framework/op_kernel.cc:1] something\n"),
+    ]
+    kept = stderr("UserWarning: 3 corrupt images were skipped: see quality.csv\n")
+    cells = [nbformat.v4.new_code_cell("run()", outputs=noise + [kept, nbformat.v4.new_output("stream", name="stdout", text="done\n")]),
+             nbformat.v4.new_markdown_cell("## Subject", metadata={"tags": ["needs-output-below"]}),
+             nbformat.v4.new_code_cell("if subject: print(subject)"),
+             nbformat.v4.new_markdown_cell("## Style", metadata={"tags": ["needs-output-below"]}),
+             nbformat.v4.new_code_cell("print(style)", outputs=[nbformat.v4.new_output("stream", name="stdout", text="x\n")])]
+    path = _page_with(tmp_path, cells, "folder:/x")
+    prepare_pages(tmp_path)
+    page = nbformat.read(str(path), as_version=4)
+    assert [o["text"] for o in page.cells[0].outputs] == ["UserWarning: 3 corrupt images were skipped: see quality.csv\n", "done\n"]
+    assert [c.source for c in page.cells if c.cell_type == "markdown"] == ["## Style"]
+
+
+def test_every_error_that_means_the_collection_cannot_answer_gives_a_skipped_page():
+    import artsig.links  # noqa: F401  (defines LinksError)
+    from artsig.book import CANNOT_ANSWER, ChapterSkipped
+    from artsig.catalog import CatalogError
+
+    def family(cls):
+        return {cls.__name__} | {name for sub in cls.__subclasses__() for name in family(sub)}
+
+    assert family(CatalogError) | family(ChapterSkipped) | {"BookError"} <= set(CANNOT_ANSWER)

@@ -523,3 +523,15 @@ def test_dev_set_baseline_on_its_split(tmp_path):
     assert len(data["classes"]) == 19 and cls.split_sizes(data)["test"] > 300
     row = next(iter(cls.probe_rows(data, ["efficientnet_lite0"], data_dir=tmp_path, progress=False).values()))
     assert 0.35 < row.summary["accuracy"] < 0.7 and row.summary["f1"] > 0.3
+
+
+def test_transfer_from_a_scratch_network_gets_the_scratch_budget_in_the_full_profile(monkeypatch):
+    from types import SimpleNamespace
+
+    from artsig import classification as cls
+
+    study = SimpleNamespace(table=None, results={"cnn scratch": SimpleNamespace(summary={"model": "cnn"}),
+                                                 "lite fine-tuned": SimpleNamespace(summary={"model": "efficientnet_lite0"})})
+    for source, full, expected in [("cnn scratch", True, 15), ("lite fine-tuned", True, 2), ("cnn scratch", False, 4)]:
+        monkeypatch.setattr(cls, "_transfer_source", lambda table, s=source: s)
+        assert cls.transfer_epochs(study, full, epochs=4, full_epochs=2, scratch_epochs=15) == expected

@@ -239,3 +239,14 @@ def test_optics_limit():
     assert C.optics_limit(2183, 500, full=False) == 500
     assert C.optics_limit(800, 500, full=True) == 800
     assert C.optics_limit(2183, 500, full=True) == 1000  # OPTICS is quadratic: 2183 points took ~70 s per feature set here
+
+
+def test_a_verdict_warns_when_the_baseline_k_lies_beyond_the_k_the_methods_tried():
+    X, labels = _labelled_blobs()
+    catalog = pd.DataFrame({"image_id": [str(i) for i in range(len(X))]})
+    base, parts = C.true_k_baseline(X, labels, "feat", seed=0)
+    for k, warned in [(2, True), (3, False)]:
+        scores, assignments, _ = C.compare({"feat": X}, catalog, methods=["kmeans"], k=k, k_values=range(2, 4), labels=labels,
+                                           progress=False)
+        verdict = C.baseline_verdicts(scores, assignments, base, parts, labels, seed=0).set_index("label").loc["style", "verdict"]
+        assert ("favours the baseline" in verdict) == warned, verdict

@@ -226,3 +226,11 @@ def test_a_collection_with_its_own_split_keeps_it_and_drops_links_across_parts()
     catalog.loc[catalog["image_id"].isin(["f4_0", "f4_1"]), "split"] = "train"  # val keeps one work, no link
     with pytest.raises(LinksError, match="part 'val' has no link"):
         split_by_component(catalog, links_from_column(catalog, "motif"))
+
+
+def test_the_split_line_says_whether_the_collection_brought_its_own_split():
+    from artsig.links import describe_split
+
+    catalog = pd.DataFrame({"image_id": list("abcde"), "split": ["train", "train", "val", "test", "test"]})
+    assert describe_split(catalog) == "split: the collection's own (train 2, val 1, test 2 works; links across parts left out)"
+    assert describe_split(catalog.drop(columns="split"), (0.6, 0.2, 0.2), seed=3).startswith("split: by linked component, seeded (seed 3")

@@ -137,3 +137,17 @@ def test_baseline_verdict_names_the_baseline_and_the_margin():
     assert v == S.baseline_verdict(reps, cat, table, k=2, label="style", seed=0)  # deterministic
     with pytest.raises(ValueError, match="baseline"):
         S.baseline_verdict(reps, cat, table, k=2, baseline="nope")
+
+
+def test_erasure_check_compares_the_subject_probe_with_chance():
+    from artsig.style_subject import erasure_check
+
+    catalog = pd.DataFrame({"genre": ["a"] * 6 + ["b"] * 3 + ["c"] * 1, "style": list("xyxyxyxyxy")})
+    table = pd.DataFrame({"representation": ["pooled", "pooled - genre (LEACE)", "gram", "gram - genre means"],
+                          "probe_genre": [0.9, 0.62, 0.5, 0.7], "probe_style": [0.8, 0.79, 0.6, 0.7]})
+    out = erasure_check(table, catalog, subject="genre")
+    assert out["representation"].tolist() == ["pooled", "pooled - genre (LEACE)", "gram - genre means"]
+    assert out["chance_genre"].tolist() == [0.6] * 3
+    assert out["subject_near_chance"].tolist() == [False, True, False]
+    with pytest.raises(ValueError, match="probe_subject"):
+        erasure_check(table, catalog.rename(columns={"genre": "subject"}), subject="subject")

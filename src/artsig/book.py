@@ -250,7 +250,7 @@ def loader_environment(params: dict) -> dict[str, str]:
     return {env: str(params["shared"][key]) for key, env in LOADER_OPTIONS.items() if params["shared"].get(key) is not None}
 
 
-CANNOT_ANSWER = ("ChapterSkipped", "CatalogError", "BookError")  # the collection, not the code, stops the chapter
+CANNOT_ANSWER = ("ChapterSkipped", "CatalogError", "LinksError", "BookError")  # the collection, not the code, stops the chapter
 
 
 def execute(root: Path, params: dict, only: list[str] | None = None, reference: bool = False, log=print) -> list[Path]:
@@ -408,7 +408,7 @@ def strip_check_markers(path: Path) -> int:
 
 
 GLUE_FIGURE = re.compile(r"\{glue:figure\}\s+(\S+)")
-BENCHMARK_ONLY, COLLECTION_ONLY = "benchmark-only", "collection-only"
+BENCHMARK_ONLY, COLLECTION_ONLY, NEEDS_OUTPUT = "benchmark-only", "collection-only", "needs-output-below"
 
 
 def glued_names(nb) -> set[str]:
@@ -436,7 +436,8 @@ def drop_unused_cells(path: Path) -> int:
     """Remove the prose this run has nothing for: a ``{glue:figure}`` caption whose figure was
     not drawn (the collection lacks the label, or the chapter stopped early), a markdown cell
     tagged ``benchmark-only`` when the run is not on the procedural benchmark and one tagged
-    ``collection-only`` when it is. Returns how many cells were removed."""
+    ``collection-only`` when it is, and one tagged ``needs-output-below`` when the next code cell
+    printed nothing (the section does not apply to this collection). Returns how many cells were removed."""
     import nbformat
 
     nb = nbformat.read(str(path), as_version=4)
@@ -451,7 +452,13 @@ def drop_unused_cells(path: Path) -> int:
         names = GLUE_FIGURE.findall(cell.source)
         return bool(names) and not set(names) & glued
 
-    kept = [cell for cell in nb.cells if not unused(cell)]
+    def silent_section(i: int, cell) -> bool:  # prose for a computation that printed nothing here
+        if NEEDS_OUTPUT not in cell.metadata.get("tags", []):
+            return False
+        below = next((c for c in nb.cells[i + 1:] if c.cell_type == "code"), None)
+        return below is not None and not below.get("outputs")
+
+    kept = [cell for i, cell in enumerate(nb.cells) if not (unused(cell) or silent_section(i, cell))]
     removed = len(nb.cells) - len(kept)
     if removed:
         nb.cells = kept
@@ -459,12 +466,89 @@ def drop_unused_cells(path: Path) -> int:
     return removed
 
 
+PARAMETERS, INJECTED = "parameters", "injected-parameters"
+ASSIGNMENT = re.compile(r"^([A-Za-z_]\w*)\s*=")
+
+
+def merge_parameter_cells(path: Path) -> bool:
+    """Show one parameters cell with the values this run used: papermill adds the values the
+    runner passed as a second cell below the defaults; on the page they replace the defaults they
+    override (marked ``# this run``) and the second cell goes. Returns whether the page changed."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    tagged = lambda tag: [c for c in nb.cells if c.cell_type == "code" and tag in c.metadata.get("tags", [])]  # noqa: E731
+    defaults, injected = tagged(PARAMETERS), tagged(INJECTED)
+    if not defaults or not injected:
+        return False
+    given = {}
+    for line in injected[0].source.splitlines():
+        match = ASSIGNMENT.match(line)
+        if match:
+            given[match.group(1)] = line.rstrip()  # papermill writes name = repr(value), no comments
+    lines = []
+    for line in defaults[0].source.splitlines():
+        match = ASSIGNMENT.match(line)
+        name = match.group(1) if match else None
+        if name in given:
+            default = line.split("=", 1)[1].split("#")[0].strip()
+            value = given.pop(name)
+            lines.append(line if value.split("=", 1)[1].strip() == default else f"{value}  # this run")
+        else:
+            lines.append(line)
+    lines += [f"{value}  # this run" for value in given.values()]
+    defaults[0].source = "\n".join(lines)
+    nb.cells = [c for c in nb.cells if c is not injected[0]]
+    nbformat.write(nb, str(path))
+    return True
+
+
+NOISE = re.compile(
+    r"^\s*$"  # blank lines left by progress bars
+    r"|.*\|.*\[\d+:\d+(:\d+)?<.*\]\s*$"  # tqdm bars: 'name:  52%|#####  | 1050/2000 [00:00<00:00, 5243it/s]'
+    r"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|[IWE]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\]"  # absl / TensorFlow C++ log lines
+    r"|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWE] \S+"  # TensorFlow's Python logger
+)
+
+
+def drop_log_noise(path: Path) -> int:
+    """Remove progress bars and TensorFlow / absl start-up log lines from the pages' stderr
+    (the executed notebooks keep them); any other stderr line — a warning the reader should
+    see — stays. Returns how many outputs changed."""
+    import nbformat
+
+    nb = nbformat.read(str(path), as_version=4)
+    changed = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        outputs = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                lines = re.split(r"(?<=\n)|\r", out.get("text", ""))
+                kept = "".join(line for line in lines if not NOISE.match(line.rstrip("\n")))
+                if kept != out.get("text", ""):
+                    changed += 1
+                if not kept.strip():
+                    continue
+                out["text"] = kept
+            outputs.append(out)
+        cell["outputs"] = outputs
+    if changed:
+        nbformat.write(nb, str(path))
+    return changed
+
+
 def prepare_pages(root: Path) -> list[Path]:
-    """Turn the executed chapters in book/chapters into the book's pages: check markers stripped,
-    captions of figures that were not drawn and prose for another kind of collection removed."""
+    """Turn the executed chapters in book/chapters into the book's pages: one parameters cell
+    with the run's values, check markers, progress bars and start-up logs stripped, captions of
+    figures that were not drawn and prose for another kind of collection removed."""
     pages = sorted((root / CHAPTERS_DIR).glob("*.ipynb"))
     for page in pages:
+        merge_parameter_cells(page)
         strip_check_markers(page)
+        drop_log_noise(page)
         drop_unused_cells(page)
     return pages
 

@@ -1255,6 +1255,16 @@ def prepare_transfer(catalog: pd.DataFrame, label: str, genre_study: Study, prof
     return prepare_split(catalog, label, split, int(size), data_dir, min_per_class)
 
 
+def transfer_epochs(genre_study: Study, full: bool, epochs: int, full_epochs: int, scratch_epochs: int) -> int:
+    """Epochs of the transfer step: ``epochs`` in the quick profile; in the full profile
+    ``scratch_epochs`` when the network transferred is the from-scratch CNN (a couple of epochs
+    leave a random network at chance, and its direct twin too), else ``full_epochs``."""
+    if not full:
+        return int(epochs)
+    source = genre_study.results[_transfer_source(genre_study.table)].summary["model"]
+    return int(scratch_epochs if source == "cnn" else full_epochs)
+
+
 def _transfer_source(table: pd.DataFrame) -> str:
     """The genre row to transfer from: the best on validation whose network learnt genre.
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -338,6 +339,16 @@ def split_by_component(
     # NEGATIVE links may join two components of different splits: they stay out of every split
     split_links["split"] = split_a.where(split_a == split_b)
     return out, split_links.reset_index(drop=True)
+
+
+def describe_split(catalog: pd.DataFrame, fractions: Sequence[float] = (0.6, 0.2, 0.2), seed: int = 0) -> str:
+    """One line for the page: which split :func:`split_by_component` will use for this catalog."""
+    if "split" in catalog and catalog["split"].notna().all():
+        counts = catalog["split"].value_counts()
+        parts = ", ".join(f"{p} {int(counts.get(p, 0))}" for p in SPLITS)
+        return f"split: the collection's own ({parts} works; links across parts left out)"
+    shares = " / ".join(f"{f:g}" for f in fractions)
+    return f"split: by linked component, seeded (seed {seed}, fractions {shares} of the linked works)"
 
 
 def split_by_own_split(catalog: pd.DataFrame, links: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -268,6 +268,24 @@ def baseline_verdict(representations: Mapping[str, np.ndarray], catalog: pd.Data
                 high=cmp.high, outcome=cmp.outcome, verdict=cmp.sentence())
 
 
+def erasure_check(table: pd.DataFrame, catalog: pd.DataFrame, subject: str, style: str = "style",
+                  baseline: str = "pooled") -> pd.DataFrame:
+    """Did erasing ``subject`` remove it and keep ``style``? The linear probes of :func:`evaluate`
+    for the baseline and every row that erased the subject, beside chance (the share of the
+    largest class among the works with that label). Columns: ``representation, probe_<subject>,
+    chance_<subject>, probe_<style>, subject_near_chance`` (within 0.05 of chance)."""
+    need = [f"probe_{subject}", f"probe_{style}"]
+    missing = [c for c in need if c not in table.columns]
+    if missing:
+        raise ValueError(f"the table has no {', '.join(missing)} column: run evaluate(..., probes=({style!r}, {subject!r}))")
+    chance = float(catalog[subject].dropna().astype(str).value_counts(normalize=True).iloc[0])
+    rows = table[(table["representation"] == baseline) | table["representation"].str.contains(f"- {subject}", regex=False)]
+    out = rows[["representation", *need]].reset_index(drop=True)
+    out.insert(2, f"chance_{subject}", chance)
+    out["subject_near_chance"] = out[f"probe_{subject}"] <= chance + 0.05
+    return out
+
+
 def linear_probe(Z: np.ndarray, y, seed: int = 0) -> float:
     """Held-out accuracy of a logistic regression reading ``y`` from ``Z`` (a check, not a method).
 
