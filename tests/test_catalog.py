@@ -170,4 +170,5 @@ def test_describe_labels_gives_size_classes_and_dates():
 
     catalog = pd.DataFrame({"image_id": list("abcd"), "style": ["x", "x", "y", None], "date": pd.array([1900, None, 1850, 1901], dtype="Int64")})
     assert describe_labels(catalog) == "4 images; labels: style (2 classes, 1-2 works each, 3 labelled), date (3 dated, 1850-1901)"
+    assert describe_labels(catalog.assign(split=["train", "train", "val", "test"])) == describe_labels(catalog)  # not a label
     assert describe_labels(catalog[["image_id"]]) == "4 images; labels: none"

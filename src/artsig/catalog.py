@@ -327,7 +327,7 @@ def describe_labels(catalog: pd.DataFrame) -> str:
     """The catalog's size and labels in one line, for a chapter's opening (e.g. ``2183 images;
     labels: style (19 classes, 40-240 works each), artist (325 classes, 1-187), date (1310 dated, 1450-1925)``)."""
     parts = []
-    for column in label_columns(catalog):
+    for column in (c for c in label_columns(catalog) if c != "split"):  # the split is said on its own line
         values = catalog[column].dropna()
         if column == "date":
             parts.append(f"date ({len(values)} dated, {int(values.min())}-{int(values.max())})")
