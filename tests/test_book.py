@@ -428,7 +428,7 @@ def test_pages_drop_progress_bars_and_start_up_logs_but_keep_warnings(tmp_path):
     prepare_pages(tmp_path)
     page = nbformat.read(str(path), as_version=4)
     assert [o["text"] for o in page.cells[0].outputs] == ["UserWarning: 3 corrupt images were skipped: see quality.csv\n", "done\n"]
-    assert [c.source for c in page.cells if c.cell_type == "markdown"] == ["## Style"]
+    assert [c.source for c in page.cells] == ["run()", "## Style", "print(style)"]
 
 
 def test_every_error_that_means_the_collection_cannot_answer_gives_a_skipped_page():

@@ -452,13 +452,14 @@ def drop_unused_cells(path: Path) -> int:
         names = GLUE_FIGURE.findall(cell.source)
         return bool(names) and not set(names) & glued
 
-    def silent_section(i: int, cell) -> bool:  # prose for a computation that printed nothing here
-        if NEEDS_OUTPUT not in cell.metadata.get("tags", []):
-            return False
-        below = next((c for c in nb.cells[i + 1:] if c.cell_type == "code"), None)
-        return below is not None and not below.get("outputs")
+    silent = set()  # a section whose computation printed nothing here: its prose and that code cell
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "markdown" and NEEDS_OUTPUT in cell.metadata.get("tags", []):
+            below = next((j for j in range(i + 1, len(nb.cells)) if nb.cells[j].cell_type == "code"), None)
+            if below is not None and not nb.cells[below].get("outputs"):
+                silent |= {i, below}
 
-    kept = [cell for i, cell in enumerate(nb.cells) if not (unused(cell) or silent_section(i, cell))]
+    kept = [cell for i, cell in enumerate(nb.cells) if not (unused(cell) or i in silent)]
     removed = len(nb.cells) - len(kept)
     if removed:
         nb.cells = kept
