@@ -48,6 +48,7 @@ ENGINES = ("auto", "onnx", "torch")
 ENGINE_ENV = "ARTSIG_ENGINE"
 EXPORT_VERSION = "1"  # bump when the exported graph changes
 OPSET = 17
+SPINNING = False  # see onnx_session
 _EXPORTED: dict[str, bytes] = {}  # graphs exported in this process, by key (a test session exports each once)
 
 
@@ -195,8 +196,12 @@ def onnx_model(name: str, weights: str | None = "imagenet", data_dir: str | os.P
     return path
 
 
-def onnx_session(path: str | os.PathLike, threads: int | None = None):
-    """An ONNX Runtime CPU session with deterministic settings: ``threads`` intra-op threads, sequential."""
+def onnx_session(path: str | os.PathLike, threads: int | None = None, spinning: bool = SPINNING):
+    """An ONNX Runtime CPU session with deterministic settings: ``threads`` intra-op threads, sequential.
+
+    ``spinning=False`` lets its idle threads sleep instead of spinning, leaving the cores to the
+    pipeline's decoding threads between batches (numbers do not change).
+    """
     import onnxruntime as ort
 
     from artsig import determinism
@@ -207,17 +212,20 @@ def onnx_session(path: str | os.PathLike, threads: int | None = None):
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def onnx_runner(name: str, weights: str | None = "imagenet", data_dir: str | os.PathLike = "../data", threads: int | None = None):
+def onnx_runner(name: str, weights: str | None = "imagenet", data_dir: str | os.PathLike = "../data", threads: int | None = None,
+                spinning: bool | None = None):
     """A feature runner on ONNX Runtime: ``run(uint8 (N, H, W, 3)) -> {"pooled", "gram", "stats"}``."""
+    spinning = SPINNING if spinning is None else spinning
     path = onnx_model(name, weights, data_dir)
     try:
-        session = onnx_session(path, threads)
+        session = onnx_session(path, threads, spinning)
     except Exception:  # noqa: BLE001 - a damaged cache file (onnxruntime raises its own types): export again
         path.unlink(missing_ok=True)
-        session = onnx_session(onnx_model(name, weights, data_dir), threads)
+        session = onnx_session(onnx_model(name, weights, data_dir), threads, spinning)
     names = [o.name for o in session.get_outputs()]
 
     def run(batch: np.ndarray) -> dict[str, np.ndarray]:
