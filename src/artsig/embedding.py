@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from artsig import store
+from artsig.locks import file_lock
 from artsig.paths import dataset_slug
 
 __all__ = ["DEFAULT_SHARD_SIZE", "EmbeddingsIncomplete", "embedding_folder", "embed", "read_embeddings", "lookup", "check_embeddable"]
@@ -309,8 +310,6 @@ def embed(
     ``torch``, see :mod:`artsig.inference`). ``dataset_options`` go to
     :func:`artsig.datasets.open_dataset` (``csv_dir``, ``path_column``, ``label_column``...).
     """
-    from tqdm import tqdm
-
     from artsig import features as F
     from artsig.datasets import open_dataset
     from artsig.devices import resolve_device
@@ -343,6 +342,16 @@ def embed(
 
     identity = {"features": features, "dataset": dataset, "shard_size": int(shard_size), "runner_key": runner_key}
     folder.mkdir(parents=True, exist_ok=True)
+    with file_lock(folder / MANIFEST):  # a second run on the same folder waits, then finds the shards done
+        return _embed_shards(folder, catalog, identity, settings, skipped, executor, ray, n_gpus, progress, force, _stop_after)
+
+
+def _embed_shards(folder: Path, catalog: pd.DataFrame, identity: dict, settings: dict, skipped: list, executor: str, ray, n_gpus: int,
+                  progress: bool, force: bool, stop_after: int | None) -> Path:
+    """The shard loop of :func:`embed` (holding the folder's lock): keep finished shards, compute the others."""
+    from tqdm import tqdm
+
+    features, shard_size, runner_key = identity["features"], identity["shard_size"], identity["runner_key"]
     kept = _prepare_folder(folder, _load_manifest(folder), identity, force)
     shards = [catalog.iloc[i : i + shard_size] for i in range(0, len(catalog), shard_size)]
     entries: list[dict | None] = [None] * len(shards)
@@ -354,8 +363,8 @@ def embed(
         stale.unlink()  # a shard of an older catalog, or one written but not yet listed when the run was killed
 
     manifest = {**identity, "dim": None, "n_works": len(catalog), "shards": [e for e in entries if e], "complete": False, "skipped": skipped,
-                "engine": engine, "executor": executor, "weights": weights, "image_mode": image_mode, "batch_size": int(batch_size),
-                "device": dev, "created_with": _versions()}
+                "engine": settings["engine"], "executor": executor, "weights": settings["weights"], "image_mode": settings["image_mode"],
+                "batch_size": settings["batch_size"], "device": settings["device"], "created_with": _versions()}
     for e in entries:
         if e and e.get("dim"):
             manifest["dim"] = e["dim"]
@@ -374,7 +383,7 @@ def embed(
             manifest["shards"] = [e for e in entries if e]
             _save_manifest(folder, manifest)
             written += 1
-            if _stop_after is not None and written >= _stop_after:
+            if stop_after is not None and written >= stop_after:
                 raise KeyboardInterrupt(f"stopped after {written} shards (_stop_after)")
     finally:
         bar.close()
