@@ -10,7 +10,9 @@ On the same N images, in one run (images/s):
    (a temporary data folder holding only the exported graph): decode + resize in threads while
    the engine runs, cache writes; the one-off session start is reported apart;
 5. *pipeline (torch)*: the same with ``engine="torch"`` (what the pipeline ran before);
-6. *decode only*: the pipeline's decoding (open, resize) with its worker threads, no model.
+6. *decode only*: the pipeline's decoding (open, resize) with its worker threads, no model;
+7. *catalog scan, cold*: what ``embed`` does first on a new collection (every file decoded once
+   to check it and hashed), on the same files.
 
 Then the ratios: pipeline / engine bare (target >= 0.9) and engine / torch eager. The
 processor, CPU count and load average are printed beside them (timings on a shared machine
@@ -41,6 +43,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from artsig import features as F  # noqa: E402
 from artsig import inference  # noqa: E402
 from artsig.backbones import torch_threads  # noqa: E402
+from artsig.catalog import scan_images  # noqa: E402
 from artsig.datasets import open_dataset  # noqa: E402
 from artsig.devices import seed_everything  # noqa: E402
 from artsig.paths import run_dir  # noqa: E402
@@ -146,6 +149,9 @@ def main(argv=None) -> dict:
         rows["pipeline from files (engine)"], start_s = pipeline_rate(catalog, args.extractor, onnx_cache, "onnx", bs, args.workers)
         rows["pipeline from files (torch)"], _ = pipeline_rate(catalog, args.extractor, None, "torch", bs, args.workers)
     rows["decode only (pipeline threads)"] = decode
+    t0 = time.perf_counter()  # a cold scan of the same files: no scan cache
+    scan_images(catalog[["image_id", "path"]], cache_file=None, progress=False)
+    rows["catalog scan, cold (decode + hash)"] = n / (time.perf_counter() - t0)
     engine_bare = rows["ONNX Runtime engine, bare"]
     report = {
         "dataset": dataset, "extractor": args.extractor, "images": n, "input_size": size, "batch_size": bs,
