@@ -164,3 +164,16 @@ def test_ray_cluster_gives_the_local_features(tmp_path):
     frame, X = E.read_embeddings(folder)
     assert frame.equals(local[0])
     np.testing.assert_array_equal(X, local[1])
+
+
+def test_cli_embeds_and_reports(tmp_path, capsys):
+    from artsig.__main__ import main
+
+    dataset = collection(tmp_path / "works", 5)
+    data = seeded_data(tmp_path)
+    assert main(["embed", "--dataset", dataset, "--data-dir", str(data), "--shard-size", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "5 works x 1280 features" in out and "3 shards" in out and "broken.jpg" in out
+    assert E.read_embeddings(E.embedding_folder(dataset, "efficientnet_lite0", data))[1].shape == (5, 1280)
+    assert main(["embed", "--dataset", dataset, "--data-dir", str(data), "--features", "pca"]) == 2
+    assert "cannot be computed shard by shard" in capsys.readouterr().err

@@ -94,9 +94,14 @@ def cmd_embed(args) -> int:
     from artsig.embedding import embed
 
     options = {k: v for k, v in {"csv_dir": args.csv_dir, "path_column": args.path_column, "label_column": args.label_column}.items() if v}
-    folder = embed(absolute_dataset(args.dataset), args.features, out=args.out, data_dir=args.data_dir, shard_size=args.shard_size,
-                   device=args.device, executor=args.engine, address=args.address, inference=args.inference, batch_size=args.batch_size,
-                   gpus=args.gpus if args.gpus == "auto" else int(args.gpus), force=args.force, dataset_options=options)
+    try:
+        folder = embed(absolute_dataset(args.dataset), args.features, out=args.out, data_dir=args.data_dir, shard_size=args.shard_size,
+                       device=args.device, executor=args.engine, address=args.address, inference=args.inference,
+                       batch_size=args.batch_size, gpus=args.gpus if args.gpus == "auto" else int(args.gpus), force=args.force,
+                       dataset_options=options)
+    except ImportError as exc:  # Ray or onnxruntime asked for but not installed: say which, no traceback
+        print(f"artsig: error: {exc}", file=sys.stderr)
+        return 2
     manifest = json.loads((folder / "manifest.json").read_text())
     print(f"{manifest['n_works']} works x {manifest['dim']} features ({manifest['engine']}) in {len(manifest['shards'])} shards: {folder}")
     if manifest["skipped"]:
