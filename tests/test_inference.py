@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -50,10 +51,11 @@ def test_onnx_outputs_equal_torch_within_1e4(name, tmp_path):
 def test_onnx_numbers_do_not_depend_on_threads_or_batch(tmp_path):
     images = batch(real_images(tmp_path), 224)
     one = inference.onnx_runner("efficientnet_lite0", data_dir=tmp_path, threads=1)(images)
-    two = inference.onnx_runner("efficientnet_lite0", data_dir=tmp_path, threads=2)
-    for key, value in two(images).items():
-        np.testing.assert_array_equal(value, one[key])
-        np.testing.assert_array_equal(two(images[:2])[key], one[key][:2])
+    for threads in (2, 3):
+        many = inference.onnx_runner("efficientnet_lite0", data_dir=tmp_path, threads=threads)
+        for key, value in many(images).items():
+            np.testing.assert_array_equal(value, one[key])
+            np.testing.assert_array_equal(many(images[:2])[key], one[key][:2])
 
 
 def test_export_is_cached_under_the_data_folder(tmp_path, monkeypatch):
@@ -104,3 +106,12 @@ def test_extract_engines_agree_and_cache_apart(tmp_path):
         assert np.abs(out["onnx"][name] - out["torch"][name]).max() < 1e-4
     assert F.cache_folder("efficientnet_lite0", data, engine="onnx") != F.cache_folder("efficientnet_lite0", data, engine="torch")
     assert F.is_cached(catalog, "efficientnet_lite0", data_dir=data, engine="onnx", device="cpu")
+
+
+def test_engine_threads_follow_the_cpus_unless_pinned(monkeypatch):
+    from artsig import determinism
+
+    monkeypatch.delenv("ARTSIG_THREADS", raising=False)
+    assert determinism.inference_threads() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv("ARTSIG_THREADS", "3")
+    assert determinism.inference_threads() == 3

@@ -209,6 +209,7 @@ def _ray_gpus(ray, gpus, device: str) -> int:
 def _ray_task(shas: list[str], paths: list[str], settings: dict) -> np.ndarray:
     import artsig  # noqa: F401 - pins the math kernels in a fresh worker before torch loads
 
+    os.environ["ARTSIG_THREADS"] = str(settings["threads"])  # the CPUs Ray gave this task, not the whole node's
     return _compute_shard(shas, paths, settings)
 
 
@@ -216,7 +217,8 @@ def _ray_shards(ray, todo: list[tuple[int, pd.DataFrame]], settings: dict, gpus:
     """Every shard as one Ray task; yields them as they finish."""
     from artsig import determinism
 
-    task = ray.remote(num_cpus=determinism.threads(pinned_only=True), num_gpus=gpus, max_retries=2)(_ray_task)
+    settings = {**settings, "threads": determinism.threads(pinned_only=True)}
+    task = ray.remote(num_cpus=settings["threads"], num_gpus=gpus, max_retries=2)(_ray_task)
     pending = {task.remote(rows["sha256"].astype(str).tolist(), rows["path"].astype(str).tolist(), settings): (i, len(rows))
                for i, rows in todo}
     while pending:

@@ -16,8 +16,9 @@ channel statistics absolutely; Gram entries, which reach a few hundred, relative
 bitwise: features computed by ONNX Runtime live under their own feature-cache key (the torch
 key is unchanged), so one engine's numbers are never mixed with the other's, and a rerun with
 the same engine gives the same numbers. ONNX Runtime runs with a fixed number of intra-op
-threads (:func:`artsig.determinism.threads`) and sequential execution; its outputs here do not
-depend on the thread count or the batch size (tested).
+threads (:func:`artsig.determinism.inference_threads`: ``ARTSIG_THREADS`` or every CPU available)
+and sequential execution; its outputs do not depend on the thread count or the batch size
+(tested), so a bigger machine uses its cores without changing the numbers.
 """
 
 from __future__ import annotations
@@ -207,7 +208,7 @@ def onnx_session(path: str | os.PathLike, threads: int | None = None, spinning: 
     from artsig import determinism
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = max(1, int(threads or determinism.threads(pinned_only=True)))
+    options.intra_op_num_threads = max(1, int(threads or determinism.inference_threads()))
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
