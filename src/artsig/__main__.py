@@ -1,9 +1,11 @@
 """Command line: ``python -m artsig book`` runs and builds the book; ``python -m artsig generate``
-makes the procedural benchmark; ``python -m artsig catalog`` checks a collection."""
+makes the procedural benchmark; ``python -m artsig catalog`` checks a collection;
+``python -m artsig embed`` writes a collection's features as resumable Parquet shards."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from pathlib import Path
@@ -87,6 +89,27 @@ def cmd_catalog(args) -> int:
     return 0
 
 
+def cmd_embed(args) -> int:
+    from artsig.datasets import absolute_dataset
+    from artsig.embedding import embed
+
+    options = {k: v for k, v in {"csv_dir": args.csv_dir, "path_column": args.path_column, "label_column": args.label_column}.items() if v}
+    try:
+        folder = embed(absolute_dataset(args.dataset), args.features, out=args.out, data_dir=args.data_dir, shard_size=args.shard_size,
+                       device=args.device, executor=args.engine, address=args.address, inference=args.inference,
+                       batch_size=args.batch_size, gpus=args.gpus if args.gpus == "auto" else int(args.gpus), force=args.force,
+                       dataset_options=options)
+    except ImportError as exc:  # Ray or onnxruntime asked for but not installed: say which, no traceback
+        print(f"artsig: error: {exc}", file=sys.stderr)
+        return 2
+    manifest = json.loads((folder / "manifest.json").read_text())
+    print(f"{manifest['n_works']} works x {manifest['dim']} features ({manifest['engine']}) in {len(manifest['shards'])} shards: {folder}")
+    if manifest["skipped"]:
+        print(f"{len(manifest['skipped'])} file(s) skipped (listed in the manifest), e.g. {manifest['skipped'][0]['path']}: "
+              f"{manifest['skipped'][0]['reason']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="artsig", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -117,6 +140,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output", help="write the catalog to this .parquet or .csv file")
     p.add_argument("--force", action="store_true", help="overwrite --output if it exists")
     p.set_defaults(func=cmd_catalog)
+
+    p = sub.add_parser("embed", help="write a collection's features as Parquet shards (resumable; local or on a Ray cluster)")
+    p.add_argument("--dataset", required=True, help="synthetic, folder:/path, wikiart:/path, best-artworks:/path or csv:/file.csv")
+    p.add_argument("--features", default="efficientnet_lite0", help="a per-image extractor (default: efficientnet_lite0)")
+    p.add_argument("--out", help="output folder (default: <data-dir>/embeddings/<dataset>/<features>)")
+    p.add_argument("--data-dir", default="data")
+    p.add_argument("--shard-size", type=int, default=4096, help="works per shard (default 4096)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--engine", default="local", choices=["local", "ray"], help="run here (default) or as one Ray task per shard")
+    p.add_argument("--address", help="Ray cluster: auto or HOST:PORT (default: a local Ray started for this run)")
+    p.add_argument("--gpus", default="auto", help="Ray: GPUs per task (auto: 1 when the cluster has GPUs)")
+    p.add_argument("--inference", default="auto", choices=["auto", "onnx", "torch"], help="engine of the EfficientNet-Lite trunks")
+    p.add_argument("--csv-dir", help="wikiart: the folder of the ArtGAN split CSVs (if not beside the images)")
+    p.add_argument("--path-column", help="csv: the column holding image paths (default: path)")
+    p.add_argument("--label-column", help="folder: what the sub-folders mean (default: style)")
+    p.add_argument("--force", action="store_true", help="replace an output folder that holds something else")
+    p.set_defaults(func=cmd_embed)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

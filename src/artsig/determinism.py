@@ -69,6 +69,18 @@ def threads(pinned_only: bool = False) -> int:
     return n
 
 
+def inference_threads() -> int:
+    """Threads of the ONNX Runtime engine (:mod:`artsig.inference`): ``ARTSIG_THREADS`` when set, else
+    every CPU this process may use. Its outputs do not depend on the count (tested), unlike torch's
+    sums, so it need not be held at the pinned count."""
+    if os.environ.get("ARTSIG_THREADS"):
+        return threads(pinned_only=True)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def _cpu_has_avx2() -> bool:
     try:
         with open("/proc/cpuinfo") as fh:
