@@ -5,7 +5,14 @@ import pandas as pd
 import pytest
 from sklearn.neighbors import NearestNeighbors
 
-from artsig.neighbours import NeighbourIndex, StaleIndexError, index_folder, load_or_build, read_embedding_folder
+from artsig.neighbours import (
+    NeighbourIndex,
+    StaleIndexError,
+    index_folder,
+    index_for,
+    load_or_build,
+    read_embedding_folder,
+)
 
 
 def clustered(n: int, dim: int = 48, centres: int = 30, seed: int = 0) -> np.ndarray:
@@ -136,7 +143,8 @@ def test_embedding_folder_is_read_and_indexed_beside_it(tmp_path):
     vectors, ids = read_embedding_folder(tmp_path)
     np.testing.assert_array_equal(vectors, X)
     assert ids.tolist() == [f"img{j}" for j in range(30)]
-    index = load_or_build(index_folder(tmp_path), vectors, ids)
-    assert (tmp_path / "index" / "index.json").is_file()
+    index = index_for(tmp_path)
+    assert (tmp_path / "index" / "index.json").is_file() and index_folder(tmp_path) == tmp_path / "index"
+    assert load_or_build(index_folder(tmp_path), vectors, ids).fingerprint_ == index.fingerprint_
     assert index.query(["img4"], k=3)[0].shape == (1, 3)
     assert isinstance(index.query_frame(["img4"], k=3), pd.DataFrame)
