@@ -5,6 +5,8 @@ import pandas as pd
 import pytest
 
 from artsig import clustering as C
+from artsig import metrics as M
+from artsig import scoring as S
 
 
 def three_blobs(n=60, seed=0, dim=5):
@@ -250,3 +252,44 @@ def test_a_verdict_warns_when_the_baseline_k_lies_beyond_the_k_the_methods_tried
                                            progress=False)
         verdict = C.baseline_verdicts(scores, assignments, base, parts, labels, seed=0).set_index("label").loc["style", "verdict"]
         assert ("favours the baseline" in verdict) == warned, verdict
+
+
+def _large_blobs(n=5000, k=4, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=6.0, size=(k, 20))
+    y = rng.integers(0, k, n)
+    return C.prepare(centres[y] + rng.normal(size=(n, 20)), n_components=12, seed=seed), y
+
+
+@pytest.mark.parametrize("method", C.LARGE_METHODS)
+def test_large_collection_path_labels_every_row_deterministically(method):
+    Z, y = _large_blobs()
+    a = C.cluster(Z, method, k=4, seed=3, large_limit=1000)
+    b = C.cluster(Z, method, k=4, seed=3, large_limit=1000)
+    assert a.shape == (len(Z),) and a.dtype.kind == "i"
+    np.testing.assert_array_equal(a, b)
+    assert M.nmi(y, a) > 0.8  # well separated blobs are found by the scaled methods too
+    if method == "gmm":  # fitted on a seeded sample, every row predicted
+        sampled = C.cluster_large(Z, "gmm", k=4, seed=3, fit_sample=500)
+        assert sampled.shape == (len(Z),) and M.nmi(y, sampled) > 0.8
+
+
+def test_below_the_large_limit_nothing_changes():
+    Z, _ = _large_blobs(n=600)
+    for method in C.LARGE_METHODS:
+        np.testing.assert_array_equal(C.cluster(Z, method, k=4, seed=0), C.cluster(Z, method, k=4, seed=0, large_limit=10**6))
+    km = S.fit_partition(Z, "kmeans", k=4, seed=0)
+    np.testing.assert_array_equal(C.cluster(Z, "kmeans", k=4, seed=0), km)
+    np.testing.assert_array_equal(C.cluster(Z, "kmeans", k=4, seed=0, large_limit=100), S.fit_partition(Z, "kmeans_large", k=4, seed=0))
+    assert C.is_large(20_001) and not C.is_large(20_000) and C.is_large(101, large_limit=100)
+
+
+def test_compare_above_the_large_limit_keeps_the_methods_that_scale():
+    Z, y = _large_blobs(n=3000)
+    catalog = pd.DataFrame({"image_id": [f"i{i}" for i in range(len(y))], "style": y.astype(str)})
+    with pytest.warns(UserWarning, match="optics, agglomerative left out"):
+        scores, assignments, scans = C.compare({"f": Z}, catalog, methods=("kmeans", "gmm", "optics", "agglomerative"), k=4,
+                                               k_values=range(2, 6), progress=False, large_limit=1000)
+    assert set(scores["method"]) == {"kmeans", "gmm"}  # hdbscan (the density method at scale) was not asked for here
+    assert list(assignments.columns) == ["image_id", "f/kmeans", "f/gmm"]
+    assert len(assignments) == len(y) and scans["k"].tolist() == [2, 3, 4, 5]

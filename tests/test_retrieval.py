@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -152,16 +151,30 @@ def test_index_queries_by_id_path_and_array(collection, tmp_path):
         SignatureIndex(sigs, catalog).query(str(folder / "f0_0.png"))
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("ARTSIG_SLOW_TESTS"), reason="pynndescent compiles with numba first (about a minute); set ARTSIG_SLOW_TESTS=1")
 def test_approximate_index_agrees_with_exact():
     rng = np.random.default_rng(0)
     sigs = rng.normal(size=(60, 16)).astype(np.float32)
     sigs /= np.linalg.norm(sigs, axis=1, keepdims=True)
     catalog = pd.DataFrame({"image_id": [f"i{i}" for i in range(60)], "path": [f"/x/{i}.png" for i in range(60)]})
     exact, approx = SignatureIndex(sigs, catalog), SignatureIndex(sigs, catalog, exact_limit=10)
-    assert approx.kind.startswith("approximate")
-    assert approx.query("i0", k=3)["image_id"].tolist()[0] == exact.query("i0", k=3)["image_id"].tolist()[0]
+    assert exact.kind == "exact" and approx.kind.startswith("approximate")
+    for item in ("i0", "i7", "i33"):  # 60 points: the graph finds every true neighbour
+        a, b = approx.query(item, k=5), exact.query(item, k=5)
+        assert a["image_id"].tolist() == b["image_id"].tolist()
+        np.testing.assert_allclose(a["distance"], b["distance"], atol=1e-5)
+
+
+def test_exact_index_keeps_the_matrix_product_answers():
+    """The exact path gives what one matrix product and a stable sort gave before the index class."""
+    rng = np.random.default_rng(1)
+    sigs = rng.normal(size=(80, 12)).astype(np.float32)
+    sigs /= np.linalg.norm(sigs, axis=1, keepdims=True)
+    catalog = pd.DataFrame({"image_id": [f"i{i}" for i in range(80)], "path": [f"/x/{i}.png" for i in range(80)]})
+    rows, dist = SignatureIndex(sigs, catalog).search(sigs[:7], k=6)
+    sims = sigs[:7] @ sigs.T
+    want = np.argsort(-sims, axis=1, kind="stable")[:, :6]
+    np.testing.assert_array_equal(rows, want)
+    np.testing.assert_array_equal(dist, np.maximum(2.0 - 2.0 * np.take_along_axis(sims, want, axis=1), 0.0))
 
 
 def test_clusters_scored_against_links():

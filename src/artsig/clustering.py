@@ -13,6 +13,18 @@ responsibilities), ``optics`` and ``hdbscan`` (density-based, find their own num
 clusters and mark noise ``-1``), ``agglomerative`` (Ward). OPTICS is quadratic in time: above
 ``max_points`` it either refuses with a clear message or, with ``subsample=True``, fits a seeded
 subsample and gives every other point the cluster of its nearest fitted neighbour.
+
+Large collections (more than :data:`LARGE_LIMIT` rows, 20,000 by default; ``large_limit``
+changes it) switch by size to methods that scale (``benchmarks/bench_scale.py`` times them on
+100k works, README): k-means becomes mini-batch k-means (``kmeans_large``; the k scan
+``kmeans_scan_large``); the Gaussian mixture is fitted on a seeded sample of
+:data:`GMM_FIT_SAMPLE` rows and predicts every row; the density method is HDBSCAN by
+``fast_hdbscan`` (``hdbscan_large``: Boruvka on a kd-tree, reproducible) on the first
+:data:`DENSITY_COMPONENTS` principal components of the clustering space (a kd-tree stays exact
+and fast in few dimensions; on all 50 ``fast_hdbscan`` goes through an approximate kNN graph and
+took longer for the same clusters). OPTICS and Ward are quadratic: :func:`compare` leaves them
+out above the limit (a warning names them) and the density method is HDBSCAN. Below the limit
+nothing changes.
 """
 
 from __future__ import annotations
@@ -53,9 +65,19 @@ __all__ = [
     "recipe_scores",
     "optics_limit",
     "recipe_summary",
+    "LARGE_LIMIT",
+    "is_large",
 ]
 
 METHODS = ("kmeans", "gmm", "optics", "hdbscan", "agglomerative")
+#: above this many rows :func:`cluster`, :func:`k_scan` and :func:`compare` use the methods that scale
+LARGE_LIMIT = 20_000
+#: the methods with a large-collection form (OPTICS and Ward have none: quadratic)
+LARGE_METHODS = ("kmeans", "gmm", "hdbscan")
+#: rows the Gaussian mixture is fitted on above :data:`LARGE_LIMIT` (a seeded sample; every row is predicted)
+GMM_FIT_SAMPLE = 50_000
+#: leading principal components HDBSCAN clusters above :data:`LARGE_LIMIT`
+DENSITY_COMPONENTS = 10
 CACHE_VERSION = "2"  # bump when a method's numbers or a stored table's columns change
 SIZE_LIMITS = {"optics": 2000, "agglomerative": 20000, "hdbscan": 200000}
 
@@ -129,14 +151,21 @@ class Reducer(TransformerMixin, BaseEstimator):
         return np.ascontiguousarray(X)
 
 
-def k_scan(Z: np.ndarray, k_values: Iterable[int] = range(2, 13), seed: int = 0, n_init: int = 1) -> pd.DataFrame:
+def is_large(n: int, large_limit: int | None = None) -> bool:
+    """Whether ``n`` rows are a large collection (more than ``large_limit``, default :data:`LARGE_LIMIT`)."""
+    return n > (LARGE_LIMIT if large_limit is None else int(large_limit))
+
+
+def k_scan(Z: np.ndarray, k_values: Iterable[int] = range(2, 13), seed: int = 0, n_init: int = 1,
+           large_limit: int | None = None) -> pd.DataFrame:
     """KMeans for every k: ``k, inertia, silhouette`` (the elbow and silhouette plots; the cheap
-    ``kmeans_scan`` setting of :data:`artsig.scoring.SETTINGS`)."""
+    ``kmeans_scan`` setting of :data:`artsig.scoring.SETTINGS`, mini-batch above ``large_limit`` rows)."""
     rows = []
+    setting = "kmeans_scan_large" if is_large(len(Z), large_limit) else "kmeans_scan"
     for k in k_values:
         if k >= len(Z):
             break
-        km = scoring.clusterer("kmeans_scan", int(k), seed=seed, n_init=n_init).fit(Z)
+        km = scoring.clusterer(setting, int(k), seed=seed, n_init=n_init).fit(Z)
         rows.append(dict(k=int(k), inertia=float(km.inertia_), silhouette=M.silhouette(Z, km.labels_, seed=seed)))
     return pd.DataFrame(rows)
 
@@ -190,12 +219,15 @@ def cluster(
     max_points: int | None = None,
     subsample: bool = False,
     min_cluster_size: int | None = None,
+    large_limit: int | None = None,
 ) -> np.ndarray:
     """Cluster labels (``-1`` = noise) of the rows of ``Z`` by one of :data:`METHODS`.
 
     ``k`` is needed by kmeans, gmm and agglomerative; density methods pick their own number.
     ``max_points`` / ``subsample`` control the size guard (defaults in :data:`SIZE_LIMITS`);
-    each method's settings are those of :data:`artsig.scoring.SETTINGS`.
+    each method's settings are those of :data:`artsig.scoring.SETTINGS`. Above ``large_limit``
+    rows (default :data:`LARGE_LIMIT`) kmeans, gmm and hdbscan use their large-collection form
+    (module docstring); optics and agglomerative keep the size guard.
     """
     Z = np.asarray(Z)
     if method not in METHODS:
@@ -203,6 +235,8 @@ def cluster(
     if method in ("kmeans", "gmm", "agglomerative") and (k is None or k < 2):
         raise ValueError(f"{method} needs k >= 2 clusters, got k={k}")
     n = len(Z)
+    if method in LARGE_METHODS and is_large(n, large_limit):
+        return cluster_large(Z, method, k=k, seed=seed, min_cluster_size=min_cluster_size)
     limit = _guard(method, n, max_points, subsample)
     rows = np.arange(n)
     if limit is not None:
@@ -223,6 +257,33 @@ def cluster(
     nn = NearestNeighbors(n_neighbors=1).fit(Zfit)
     out[rest] = labels[nn.kneighbors(Z[rest], return_distance=False)[:, 0]]
     return out
+
+
+def cluster_large(Z: np.ndarray, method: str, k: int | None = None, seed: int = 0, min_cluster_size: int | None = None,
+                  fit_sample: int = GMM_FIT_SAMPLE, density_components: int = DENSITY_COMPONENTS) -> np.ndarray:
+    """Cluster labels of a large collection by the methods that scale (what :func:`cluster` uses above the limit).
+
+    ``kmeans``: mini-batch k-means; ``gmm``: the ``gmm`` setting fitted on a seeded sample of
+    ``fit_sample`` rows, every row predicted; ``hdbscan``: fast_hdbscan on the first
+    ``density_components`` columns of ``Z`` (``Z`` from :func:`prepare`: its leading principal components).
+    """
+    Z = np.ascontiguousarray(Z, dtype=np.float64)
+    if method not in LARGE_METHODS:
+        raise ValueError(f"method must be one of {LARGE_METHODS} for a large collection, got {method!r}")
+    if method in ("kmeans", "gmm") and (k is None or k < 2):
+        raise ValueError(f"{method} needs k >= 2 clusters, got k={k}")
+    if method == "kmeans":
+        return scoring.fit_partition(Z, "kmeans_large", k=k, seed=seed)
+    if method == "gmm":
+        rows = np.arange(len(Z))
+        if len(Z) > fit_sample:
+            rows = np.sort(np.random.default_rng(seed).choice(len(Z), size=int(fit_sample), replace=False))
+        model = scoring.clusterer("gmm", int(k), seed=seed).fit(Z[rows])
+        return np.asarray(model.predict(Z), dtype=int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numba's and sklearn's notices while the kd-tree compiles
+        D = np.ascontiguousarray(Z[:, :density_components])
+        return scoring.fit_partition(D, "hdbscan_large", seed=seed, min_cluster_size=min_cluster_size)
 
 
 def _standardize_for(name: str, standardize) -> bool:
@@ -256,6 +317,7 @@ def compare(
     standardize: bool | Mapping[str, bool] | str = "auto",
     progress: bool = True,
     cache_dir: str | os.PathLike | None = None,
+    large_limit: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Every feature set x every method, scored by internal and external metrics.
 
@@ -274,16 +336,28 @@ def compare(
     every parameter, so an identical rerun reads them back instead of clustering again; each
     finished feature set is stored as it ends, so a killed run restarted with the same
     parameters redoes only the feature sets it had not finished.
+
+    Above ``large_limit`` works (default :data:`LARGE_LIMIT`) the methods that scale are used
+    (module docstring): optics and agglomerative are left out with a warning, kmeans, gmm and
+    hdbscan take their large-collection form.
     """
     from tqdm import tqdm
 
     labels = label_frame(catalog) if labels is None else labels.reset_index(drop=True)
+    large = is_large(len(catalog), large_limit)
+    if large:
+        dropped = [m for m in methods if m not in LARGE_METHODS]
+        methods = [m for m in methods if m in LARGE_METHODS]
+        if dropped:
+            warnings.warn(f"{len(catalog)} works is above the large-collection limit ({large_limit or LARGE_LIMIT}): "
+                          f"{', '.join(dropped)} left out (quadratic); the density method is hdbscan", stacklevel=2)
     settings = dict(methods=list(methods), k=k, k_values=list(k_values), n_components=n_components, seed=seed,
                     max_points=dict(max_points or {}), subsample=subsample)
     key = paths = None
     if cache_dir is not None:
         std_key = {n: _standardize_for(n, standardize) for n in features}
-        key = store.fingerprint(CACHE_VERSION, dict(features), labels, catalog["image_id"].astype(str).to_numpy(), *settings.values(), std_key)
+        size_key = ["large", large_limit or LARGE_LIMIT, GMM_FIT_SAMPLE, DENSITY_COMPONENTS] if large else []  # small keys unchanged
+        key = store.fingerprint(CACHE_VERSION, dict(features), labels, catalog["image_id"].astype(str).to_numpy(), *settings.values(), std_key, *size_key)
         paths = [store.cache_path(cache_dir, f"compare-{part}", key, ".parquet") for part in ("scores", "assignments", "scans")]
         if all(p.exists() for p in paths):
             return tuple(pd.read_parquet(p) for p in paths)  # type: ignore[return-value]
@@ -297,7 +371,7 @@ def compare(
             parts[name] = [store.cache_path(cache_dir, f"compare-part-{part}", store.fingerprint(key, name), ".parquet") for part in ("rows", "assign", "scan")]
         done = _finished_part(parts.get(name))
         if done is None:
-            done = _cluster_feature_set(name, X, labels, standardize, bar, **settings)
+            done = _cluster_feature_set(name, X, labels, standardize, bar, large_limit=large_limit, **settings)
             for frame, path in zip(done, parts.get(name, ())):
                 store.save_frame(path, frame)
         else:
@@ -326,15 +400,16 @@ def _finished_part(paths: Sequence[Path] | None) -> tuple[pd.DataFrame, pd.DataF
 def _cluster_feature_set(
     name: str, X: np.ndarray, labels: pd.DataFrame, standardize, bar, *, methods: Sequence[str], k: str | int,
     k_values: list[int], n_components: int, seed: int, max_points: Mapping[str, int], subsample: bool,
+    large_limit: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """One feature set of :func:`compare`: reduce, scan k, cluster with every method and score it."""
     Z = prepare(X, n_components=n_components, seed=seed, standardize=_standardize_for(name, standardize))
-    scan = k_scan(Z, k_values, seed=seed)
+    scan = k_scan(Z, k_values, seed=seed, large_limit=large_limit)
     chosen = pick_k(scan)
     k_used = int(k) if not isinstance(k, str) else chosen[k]
     rows, assign = [], {}
     for method in methods:
-        lab = cluster(Z, method, k=k_used, seed=seed, max_points=max_points.get(method), subsample=subsample)
+        lab = cluster(Z, method, k=k_used, seed=seed, max_points=max_points.get(method), subsample=subsample, large_limit=large_limit)
         assign[f"{name}/{method}"] = lab
         base = dict(extractor=name, method=method, k=k_used if method in ("kmeans", "gmm", "agglomerative") else np.nan)
         rows.extend(scoring.score_partition(lab, Z, labels, seed=seed, **base).to_dict("records"))

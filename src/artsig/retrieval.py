@@ -875,14 +875,17 @@ def load_signature_model(checkpoint: str | os.PathLike, device: str = "auto"):
 
 
 class SignatureIndex:
-    """Nearest neighbours over signatures: exact (one matrix product) up to ``exact_limit``
-    images, approximate (pynndescent) above. Query with image ids, paths, arrays or vectors.
+    """Nearest neighbours over signatures through :class:`artsig.neighbours.NeighbourIndex`:
+    exact (one matrix product) up to ``exact_limit`` images, approximate (FAISS HNSW) above.
+    Query with image ids, paths, arrays or vectors.
 
     >>> index = SignatureIndex(signatures, catalog, model=model)
     >>> index.query("~/Pictures/some_painting.jpg", k=10)
     """
 
     def __init__(self, signatures: np.ndarray, catalog: pd.DataFrame, model=None, exact_limit: int = 50_000, seed: int = 0):
+        from .neighbours import NeighbourIndex
+
         signatures = np.ascontiguousarray(signatures, dtype=np.float32)
         if len(signatures) != len(catalog):
             raise ValueError(f"signatures has {len(signatures)} rows but the catalog {len(catalog)} images")
@@ -890,29 +893,19 @@ class SignatureIndex:
         self.catalog = catalog.reset_index(drop=True)
         self.ids = self.catalog["image_id"].astype(str).to_numpy()
         self.model = model
-        self.exact = len(signatures) <= exact_limit
-        self._ann = None
-        if not self.exact:
-            from pynndescent import NNDescent
-
-            self._ann = NNDescent(signatures, metric="euclidean", n_neighbors=30, random_state=seed, low_memory=True)
-            self._ann.prepare()
+        # signatures are L2-normalised: the inner product is their cosine (no second normalisation)
+        self.neighbours = NeighbourIndex(metric="ip", method="auto", exact_limit=exact_limit, seed=seed).fit(signatures, self.ids)
+        self.exact = self.neighbours.method_ == "exact"
 
     @property
     def kind(self) -> str:
-        return "exact" if self.exact else "approximate (pynndescent)"
+        return self.neighbours.kind
 
     def search(self, vectors: np.ndarray, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """(rows, squared distances) of the ``k`` nearest signatures to each vector."""
         vectors = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
-        k = min(k, len(self.signatures))
-        if self.exact:
-            sims = vectors @ self.signatures.T
-            rows = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-            dist = 2.0 - 2.0 * np.take_along_axis(sims, rows, axis=1)
-            return rows, np.maximum(dist, 0.0)
-        rows, dist = self._ann.query(vectors, k=k)
-        return rows, dist**2
+        rows, dist = self.neighbours.search(vectors, k)
+        return rows, 2.0 * dist  # unit vectors: |a - b|^2 = 2 - 2 a.b = 2 (1 - a.b)
 
     def query(self, item, k: int = 10, exclude_self: bool = True) -> pd.DataFrame:
         """The ``k`` nearest images to one image id, image path, uint8 array or signature vector."""

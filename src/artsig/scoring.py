@@ -60,8 +60,13 @@ SETTINGS: dict[str, dict] = {
     "agglomerative": {"estimator": "agglomerative", "linkage": "ward"},
     "optics": {"estimator": "optics", "xi": 0.05},
     "hdbscan": {"estimator": "hdbscan", "min_samples": 5, "copy": True},
+    # collections above clustering.LARGE_LIMIT works (clustering.cluster switches by size):
+    # mini-batch k-means, and HDBSCAN by fast_hdbscan (Boruvka on a kd-tree, reproducible order)
+    "kmeans_large": {"estimator": "minibatch_kmeans", "n_init": 3, "batch_size": 4096},
+    "kmeans_scan_large": {"estimator": "minibatch_kmeans", "n_init": 1, "batch_size": 4096},
+    "hdbscan_large": {"estimator": "fast_hdbscan", "min_samples": 5, "reproducible": True},
 }
-NEEDS_K = ("kmeans", "gmm", "agglomerative")
+NEEDS_K = ("kmeans", "minibatch_kmeans", "gmm", "agglomerative")
 
 
 # --- labels -------------------------------------------------------------------------------------
@@ -119,7 +124,7 @@ def clusterer(setting: str, k: int | None = None, seed: int = 0, n_points: int |
     estimator = params.pop("estimator")
     if estimator in NEEDS_K and (k is None or k < 2):
         raise ValueError(f"{setting} needs k >= 2 clusters, got k={k}")
-    if estimator in ("optics", "hdbscan") and params.get("min_cluster_size") is None:
+    if estimator in ("optics", "hdbscan", "fast_hdbscan") and params.get("min_cluster_size") is None:
         if n_points is None:
             raise ValueError(f"{setting}: pass min_cluster_size or n_points (the number of rows clustered)")
         params["min_cluster_size"] = max(5, int(n_points) // 100)
@@ -127,6 +132,14 @@ def clusterer(setting: str, k: int | None = None, seed: int = 0, n_points: int |
         from sklearn.cluster import KMeans
 
         return KMeans(n_clusters=int(k), random_state=seed, **params)
+    if estimator == "minibatch_kmeans":
+        from sklearn.cluster import MiniBatchKMeans
+
+        return MiniBatchKMeans(n_clusters=int(k), random_state=seed, **params)
+    if estimator == "fast_hdbscan":
+        from fast_hdbscan import HDBSCAN as FastHDBSCAN
+
+        return FastHDBSCAN(**params)
     if estimator == "gmm":
         from sklearn.mixture import GaussianMixture
 
