@@ -118,6 +118,54 @@ def test_rebuild_reads_every_cache(built):
     assert _files(built["out"] / "atlas") == atlases
 
 
+def test_a_killed_build_resumes_with_the_next_atlas_page(built, tmp_path, monkeypatch):
+    """Pages are written one at a time: a build stopped at the third page keeps the first two, and the
+    next build writes only the missing ones."""
+    monkeypatch.setattr(explorer, "ATLAS_SIDE", 128)  # 4 thumbnails a page: 30 pages for 120 works
+    real, calls = explorer.atlas_page, []
+
+    def dies_at_third(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(explorer, "atlas_page", dies_at_third)
+    out = tmp_path / "explorer"
+    with pytest.raises(KeyboardInterrupt):
+        explorer.explore(built["catalog"], built["X"], out, **built["options"])
+    written = _files(out / "atlas")
+    assert len(written) == 2 and not (out / "index.html").exists()
+    monkeypatch.setattr(explorer, "atlas_page", real)
+    explorer.explore(built["catalog"], built["X"], out, **built["options"])
+    after = _files(out / "atlas")
+    assert len(after) == 30 and all(after[name] == written[name] for name in written)
+
+
+def test_book_builds_and_copies_the_explorer(tmp_path, monkeypatch):
+    from artsig import book
+
+    root = tmp_path / "project"
+    (root / "notebooks").mkdir(parents=True)
+    params = {"shared": {"dataset": "folder:/no/such/folder", "data_dir": "../data", "results_dir": "../results"}}
+    lines = []
+    assert book.build_explorer(root, params, log=lines.append) is None  # the book goes on, the log says why
+    assert "explorer not built" in lines[0] and "/no/such/folder" in lines[0]
+    seen = {}
+    monkeypatch.setattr(explorer, "build", lambda dataset, **kw: seen.update(dataset=dataset, **kw) or _fake_explorer(tmp_path / "made"))
+    folder = book.build_explorer(root, {"shared": {"dataset": "synthetic", "data_dir": "../data", "results_dir": "../results"}}, log=lines.append)
+    assert seen["dataset"] == "synthetic" and seen["data_dir"] == (root / "data").resolve() and seen["results_dir"] == (root / "results").resolve()
+    assert book.copy_explorer(root, folder) == root / "_build" / "html" / "explorer" / "index.html"
+    assert (root / "_build" / "html" / "explorer" / "data" / "works.js").is_file()
+
+
+def _fake_explorer(folder: Path) -> Path:
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "works.js").write_text("window.ARTSIG_WORKS = {};")
+    (folder / "index.html").write_text("<html></html>")
+    return folder / "index.html"
+
+
 # --------------------------------------------------------------------------------------
 # The page in headless Chromium
 

@@ -44,8 +44,12 @@ def cmd_book(args) -> int:
         book.execute(root, params, only=args.only, reference=args.reference)
     except book.ChaptersFailed as exc:  # the other chapters ran: build their pages, then report
         failed = exc
+    explorer_folder = None
+    if not (args.no_build or args.reference or args.only):
+        explorer_folder = book.build_explorer(root, params)
     if not (args.no_build or args.reference):
         index = book.build_html(root)
+        book.copy_explorer(root, explorer_folder)
         print(f"[artsig] book ready: {index.relative_to(root)}  (open {index})")
     if failed is not None:
         print(f"[artsig] {failed}", file=sys.stderr)

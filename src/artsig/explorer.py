@@ -276,14 +276,14 @@ def atlas_page(cards: Sequence[Path], thumb: int, per_side: int):
 def _copy(src: Path, dst: Path) -> None:
     if dst.exists() and dst.stat().st_size == src.stat().st_size:
         return
-    store.atomic_write(dst, lambda tmp: shutil.copyfile(src, tmp))
+    store.atomic_write(dst, lambda tmp: shutil.copyfile(src, tmp), lock=False)  # the output folder is one build's: no lock files there
 
 
 def _write_atlas_script(page: Path, target: Path) -> None:
     """An atlas page as a script holding the JPEG as a ``data:`` URL: a ``file://`` page may read it into WebGL."""
     url = "data:image/jpeg;base64," + base64.b64encode(page.read_bytes()).decode("ascii")
     text = f"window.ARTSIG_ATLAS_LOADED({json.dumps(page.stem)}, {json.dumps(url)});\n"
-    store.atomic_write(target, lambda tmp: tmp.write_text(text, encoding="ascii"))
+    store.atomic_write(target, lambda tmp: tmp.write_text(text, encoding="ascii"), lock=False)
 
 
 def write_images(catalog: pd.DataFrame, out: Path, data_dir, thumb: int = 64, card: int = 256, progress: bool = True) -> dict:
@@ -359,7 +359,7 @@ def metadata_columns(catalog: pd.DataFrame) -> list[dict]:
 
 def _write_js(path: Path, variable: str, payload: dict) -> None:
     text = f"window.{variable} = " + json.dumps(payload, separators=(",", ":"), allow_nan=False) + ";\n"
-    store.atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    store.atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"), lock=False)
 
 
 def default_out(dataset: str, results_dir: str | os.PathLike = "results") -> Path:
@@ -468,7 +468,7 @@ def copy_page(out: Path) -> None:
 
 
 def _copy_always(src: Path, dst: Path) -> None:
-    store.atomic_write(dst, lambda tmp: shutil.copyfile(src, tmp))
+    store.atomic_write(dst, lambda tmp: shutil.copyfile(src, tmp), lock=False)
 
 
 def build(dataset: str, features: str = "efficientnet_lite0", out: str | os.PathLike | None = None, data_dir: str | os.PathLike = "data",
