@@ -219,7 +219,7 @@ def chapter_clusterings(catalog: pd.DataFrame, dataset: str, results_dir: str | 
 
 
 def annotation_proposals(catalog: pd.DataFrame, dataset: str, results_dir: str | os.PathLike | None, Z: np.ndarray,
-                         seed: int = 0, max_points: int = 20000) -> tuple[pd.DataFrame, str]:
+                         seed: int = 0, max_points: int = 5000, cache: Path | None = None) -> tuple[pd.DataFrame, str]:
     """The proposed clusters to annotate: chapter 07's ``clusters.csv`` when it was written for these works,
     else HDBSCAN (leaf clusters, as chapter 07) on the reduced features. Columns :data:`annotation.EXPORT_COLUMNS`."""
     from artsig.annotation import EXPORT_COLUMNS, cluster_table
@@ -235,10 +235,20 @@ def annotation_proposals(catalog: pd.DataFrame, dataset: str, results_dir: str |
                 return table[list(EXPORT_COLUMNS)], "chapter 07's proposed clusters (clusters.csv)"
     from artsig.clustering import cluster
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        labels = cluster(Z, "hdbscan", seed=seed, min_cluster_size=3, max_points=max_points, subsample=True)
-    return cluster_table(labels, catalog), "HDBSCAN clusters of the explorer's features (chapter 07 has not run on this collection)"
+    rows = np.arange(len(Z))
+    if len(Z) > max_points:  # proposals are for a person to look at: a seeded sample is plenty
+        rows = np.sort(np.random.default_rng(seed).choice(len(Z), size=max_points, replace=False))
+    labels = np.full(len(Z), -1, dtype=int)
+
+    def fit() -> np.ndarray:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return np.asarray(cluster(Z[rows], "hdbscan", seed=seed, min_cluster_size=3))
+
+    key = store.fingerprint(EXPLORER_VERSION, "proposals", np.asarray(Z), seed, max_points)
+    labels[rows] = fit() if cache is None else store.cached(Path(cache) / f"proposals-{key}.npy", fit)
+    sample = f" of a sample of {max_points} works" if len(Z) > max_points else ""
+    return cluster_table(labels, catalog), f"HDBSCAN clusters{sample} on the explorer's features (chapter 07 has not run on this collection)"
 
 
 # --------------------------------------------------------------------------------------
@@ -383,8 +393,13 @@ def claim_folder(out: Path, force: bool = False) -> None:
 def explore(catalog: pd.DataFrame, X: np.ndarray, out: str | os.PathLike, *, dataset: str = "collection", features: str = "features",
             data_dir: str | os.PathLike = "../data", results_dir: str | os.PathLike | None = None, k: int = 10, n_clusters: int | None = None,
             layouts: Sequence[str] = LAYOUTS, thumb_size: int = 64, card_size: int = 256, n_components: int = 50, seed: int = 0,
-            force: bool = False, progress: bool = True, title: str | None = None) -> Path:
-    """Write the explorer of ``catalog`` with features ``X`` (rows in catalog order) into ``out``; returns ``index.html``."""
+            force: bool = False, progress: bool = True, title: str | None = None, timings: dict | None = None) -> Path:
+    """Write the explorer of ``catalog`` with features ``X`` (rows in catalog order) into ``out``; returns ``index.html``.
+
+    ``timings``, if given, receives the seconds each step took (the benchmark reports them).
+    """
+    import time
+
     from tqdm import tqdm
 
     from artsig.clustering import embed_2d, prepare_for
@@ -402,21 +417,29 @@ def explore(catalog: pd.DataFrame, X: np.ndarray, out: str | os.PathLike, *, dat
     catalog = catalog.reset_index(drop=True)
     n = len(catalog)
     cache = _cache(data_dir)
-    steps = tqdm(total=6, desc="explorer", unit="step", disable=not progress)
+    steps = tqdm(total=6 + len(layouts), desc="explorer", unit="step", disable=not progress)
+    timings = {} if timings is None else timings
+    clock = [time.perf_counter()]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        timings[name] = round(now - clock[0], 3)
+        clock[0] = now
+        steps.update()
 
     # the reduced space (clustering, layouts) and the neighbours in the full space
     xkey = store.fingerprint(EXPLORER_VERSION, X, features, n_components, seed)
     Z = store.cached(cache / f"reduced-{xkey}.npy", lambda: prepare_for(features, X, n_components=min(n_components, X.shape[1], n - 1), seed=seed))
-    steps.update()
+    lap("reduce")
     nkey = store.fingerprint(EXPLORER_VERSION, X, k)
     nn = store.cached(cache / f"neighbours-{nkey}.pkl", lambda: nearest_neighbours(X, k, progress=progress))
-    steps.update()
+    lap("neighbours")
 
     k_clusters = n_clusters or store.cached(cache / f"k-{xkey}.pkl", lambda: choose_k(Z, seed=seed))
     parts = store.cached(cache / f"clusters-{xkey}-{k_clusters}.pkl", lambda: fit_clusterings(Z, k_clusters, seed=seed))
     clusterings = {f"k-means (k={k_clusters})": parts["kmeans"], f"GMM (k={k_clusters})": parts["gmm"]}
     clusterings.update(chapter_clusterings(catalog, dataset, results_dir, features))
-    steps.update()
+    lap("clusterings")
 
     maps = {}
     date_column = "date" if "date" in catalog and pd.to_numeric(catalog["date"], errors="coerce").nunique() >= 2 else None
@@ -431,13 +454,12 @@ def explore(catalog: pd.DataFrame, X: np.ndarray, out: str | os.PathLike, *, dat
             maps[name] = grid_layout(parts["kmeans"], order)
         elif name == "timeline" and date_column:
             maps[name] = timeline_layout(catalog[date_column], parts["kmeans"])
-    steps.update()
+        lap(f"layout {name}")
 
-    proposals, proposal_source = annotation_proposals(catalog, dataset, results_dir, Z, seed=seed)
-    steps.update()
+    proposals, proposal_source = annotation_proposals(catalog, dataset, results_dir, Z, seed=seed, cache=cache)
+    lap("annotation proposals")
     thumbs = write_images(catalog, out, data_dir, thumb=thumb_size, card=card_size, progress=progress)
-    steps.update()
-    steps.close()
+    lap("images and atlases")
 
     top = min(3, parts["proba"].shape[1])
     order = np.argsort(-parts["proba"], axis=1, kind="stable")[:, :top]
@@ -457,6 +479,8 @@ def explore(catalog: pd.DataFrame, X: np.ndarray, out: str | os.PathLike, *, dat
     _write_js(out / "data" / "neighbours.js", "ARTSIG_NEIGHBOURS", neighbours)
     _write_js(out / "data" / "works.js", "ARTSIG_WORKS", works)
     copy_page(out)
+    lap("data files")
+    steps.close()
     return out / "index.html"
 
 

@@ -133,18 +133,33 @@
   const pageName = (p) => W.thumbs.pages[p].split('/').pop().replace(/\.js$/, '');
 
   const pos = () => layouts[state.layout];
-  let posVis = new Float32Array(0), colVis = new Uint8Array(0), dataVersion = 0;
-  function rebuildVisible() {
-    const P = pos(), idx = state.visibleIdx, m = idx.length;
-    posVis = new Float32Array(m * 2);
-    colVis = new Uint8Array(m * 4);
+  // The dots as binary attributes, built once per change of filter, colour or layout (not per frame).
+  // While the view moves, a seeded subset of at most MOVING_DOTS is drawn (software WebGL draws 100k
+  // instanced dots at a few frames a second); every dot is drawn again once the view has rested.
+  const MOVING_DOTS = 25000, REST_MS = 200;
+  const rank = new Float32Array(n);
+  { let h = 2166136261; for (let i = 0; i < n; i++) { h = Math.imul(h ^ i, 16777619) >>> 0; rank[i] = (h % 1000003) / 1000003; } }
+  let dots = null, movingDots = null, dataVersion = 0, lastMove = -Infinity;
+  function binary(rows) {
+    const P = pos(), m = rows.length, position = new Float32Array(m * 2), colour = new Uint8Array(m * 4);
     for (let j = 0; j < m; j++) {
-      const i = idx[j];
-      posVis[2 * j] = P[2 * i]; posVis[2 * j + 1] = P[2 * i + 1];
-      colVis[4 * j] = colours[4 * i]; colVis[4 * j + 1] = colours[4 * i + 1]; colVis[4 * j + 2] = colours[4 * i + 2]; colVis[4 * j + 3] = 255;
+      const i = rows[j];
+      position[2 * j] = P[2 * i]; position[2 * j + 1] = P[2 * i + 1];
+      colour[4 * j] = colours[4 * i]; colour[4 * j + 1] = colours[4 * i + 1]; colour[4 * j + 2] = colours[4 * i + 2]; colour[4 * j + 3] = 255;
     }
+    return {rows, data: {length: m, attributes: {getPosition: {value: position, size: 2}, getFillColor: {value: colour, size: 4, normalized: true}}}};
+  }
+  function rebuildVisible() {
+    const idx = state.visibleIdx, m = idx.length;
+    dots = binary(idx);
+    movingDots = m > MOVING_DOTS ? binary(idx.filter((i) => rank[i] < MOVING_DOTS / m)) : null;
     dataVersion++;
     thumbs.key = null;
+  }
+  function moving() { return performance.now() - lastMove < REST_MS; }
+  function moved() {
+    lastMove = performance.now();
+    setTimeout(() => { if (!moving()) scheduleRender(); }, REST_MS + 20);
   }
 
   const mapEl = $('map');
@@ -187,11 +202,14 @@
     const tm = thumbMode();
     updateThumbs();
     const loaded = Object.keys(thumbs.byPage).filter((p) => atlas.images[pageName(p)]);
-    if (posVis.length) out.push(new ScatterplotLayer({
-      id: 'dots', data: {length: posVis.length / 2, attributes: {getPosition: {value: posVis, size: 2}, getFillColor: {value: colVis, size: 4, normalized: true}}},
-      radiusUnits: 'common', getRadius: 0.5, radiusMinPixels: 1.4, radiusMaxPixels: 60, pickable: true, stroked: false,
-      opacity: tm && loaded.length ? 0.35 : 0.9, updateTriggers: {getPosition: dataVersion, getFillColor: dataVersion},
-    }));
+    const lod = movingDots !== null && moving();
+    for (const [id, d] of [['dots', dots], ['dots-moving', movingDots]]) {
+      if (!d || !d.rows.length) continue;
+      out.push(new ScatterplotLayer({
+        id, data: d.data, visible: (id === 'dots') !== lod, radiusUnits: 'common', getRadius: 0.5, radiusMinPixels: 1.4, radiusMaxPixels: 60,
+        pickable: id === 'dots', stroked: false, opacity: tm && loaded.length ? 0.35 : 0.9,
+      }));
+    }
     for (const p of loaded) {
       out.push(new IconLayer({
         id: 'thumbs-' + p, data: thumbs.byPage[p], iconAtlas: atlas.images[pageName(p)], iconMapping: mapping,
@@ -248,7 +266,7 @@
   const deckgl = new Deck({
     parent: mapEl, views: new OrthographicView({id: 'map', flipY: true}), viewState: state.viewState,
     controller: CONTROLLER, layers: [],
-    onViewStateChange: ({viewState}) => { state.viewState = viewState; deckgl.setProps({viewState}); scheduleRender(); return viewState; },
+    onViewStateChange: ({viewState}) => { state.viewState = viewState; deckgl.setProps({viewState}); moved(); scheduleRender(); return viewState; },
     getCursor: ({isDragging, isHovering}) => state.tool !== 'pan' ? 'crosshair' : isHovering ? 'pointer' : isDragging ? 'grabbing' : 'grab',
     onAfterRender: () => { if (!pending) rendered = requested; if (firstRender) { firstRender = false; document.body.dataset.ready = '1'; window.explorer.readyAt = performance.now(); } },
   });
@@ -262,7 +280,7 @@
     const r = mapEl.getBoundingClientRect();
     const info = deckgl.pickObject({x: e.clientX - r.left, y: e.clientY - r.top, radius: 2, layerIds: ['dots', ...Object.keys(thumbs.byPage).map((p) => 'thumbs-' + p)]});
     if (!info || !info.layer) return;
-    const i = info.layer.id === 'dots' ? state.visibleIdx[info.index] : info.object;
+    const i = info.layer.id === 'dots' ? dots.rows[info.index] : info.object;
     if (i !== undefined && i !== null && i >= 0) openCard(i);
   });
 
@@ -614,6 +632,13 @@
     openCard, closeCard, centreOn, setTool, fitView,
     selectedIds() { const out = []; for (let i = 0; i < n; i++) if (state.selected[i]) out.push(ids[i]); return out; },
     visibleCount() { return state.visibleIdx.length; },
+    metrics() { return {...deckgl.metrics}; },  // deck.gl's own counters: cpuTime, gpuTime, fps, updateAttributesTime...
+    setView(x, y, zoom) {  // as a pan or zoom by hand does (benchmarks drive the map with it)
+      state.viewState = {...state.viewState, target: [x, y, 0], zoom};
+      deckgl.setProps({viewState: state.viewState});
+      moved();
+      scheduleRender();
+    },
     zoomTo(zoom) { state.viewState = {...state.viewState, zoom}; deckgl.setProps({viewState: state.viewState}); scheduleRender(true); },
     idle() {  // resolves once every change asked for has been drawn (tests wait on it before they click)
       const start = performance.now();
