@@ -1,6 +1,7 @@
 """Command line: ``python -m artsig book`` runs and builds the book; ``python -m artsig generate``
 makes the procedural benchmark; ``python -m artsig catalog`` checks a collection;
-``python -m artsig embed`` writes a collection's features as resumable Parquet shards."""
+``python -m artsig embed`` writes a collection's features as resumable Parquet shards;
+``python -m artsig explore`` writes the interactive explorer of a collection."""
 
 from __future__ import annotations
 
@@ -45,8 +46,12 @@ def cmd_book(args) -> int:
         book.execute(root, params, only=args.only, reference=args.reference)
     except book.ChaptersFailed as exc:  # the other chapters ran: build their pages, then report
         failed = exc
+    explorer_folder = None
+    if not (args.no_build or args.reference or args.only):
+        explorer_folder = book.build_explorer(root, params)
     if not (args.no_build or args.reference):
         index = book.build_html(root)
+        book.copy_explorer(root, explorer_folder)
         print(f"[artsig] book ready: {index.relative_to(root)}  (open {index})")
     if failed is not None:
         print(f"[artsig] {failed}", file=sys.stderr)
@@ -110,6 +115,17 @@ def cmd_embed(args) -> int:
     return 0
 
 
+def cmd_explore(args) -> int:
+    from artsig import explorer
+
+    layouts = tuple(args.layouts.split(",")) if args.layouts else explorer.LAYOUTS
+    index = explorer.build(args.dataset, features=args.features, out=args.out, data_dir=args.data_dir, results_dir=args.results_dir,
+                           n_images=args.n_images, image_size=args.image_size, seed=args.seed, device=args.device, force=args.force,
+                           k=args.k, layouts=layouts, thumb_size=args.thumb_size, card_size=args.card_size)
+    print(f"explorer written: {index}  (open it in a browser; no server needed)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="artsig", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -158,6 +174,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--label-column", help="folder: what the sub-folders mean (default: style)")
     p.add_argument("--force", action="store_true", help="replace an output folder that holds something else")
     p.set_defaults(func=cmd_embed)
+
+    p = sub.add_parser("explore", help="write the interactive explorer of a collection: one folder that opens offline")
+    p.add_argument("--dataset", required=True, help="collection, e.g. synthetic, folder:/path, csv:/file.csv")
+    p.add_argument("--features", default="efficientnet_lite0", help="feature extractor for the maps and neighbours (default efficientnet_lite0)")
+    p.add_argument("--out", help="output folder (default results/<collection>/explorer)")
+    p.add_argument("--force", action="store_true", help="write into --out even if it holds files the explorer did not write")
+    p.add_argument("--data-dir", default="data")
+    p.add_argument("--results-dir", default="results", help="where chapters 03 and 07 wrote their tables (read if present)")
+    p.add_argument("--n-images", type=int, default=2000, help="synthetic: number of works")
+    p.add_argument("--image-size", type=int, default=256, help="synthetic: image size")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--k", type=int, default=10, help="nearest neighbours shown on a card")
+    p.add_argument("--layouts", help="comma-separated, some of umap,tsne,grid,timeline (default: all)")
+    p.add_argument("--thumb-size", type=int, default=64, help="thumbnail pixels in the atlases")
+    p.add_argument("--card-size", type=int, default=256, help="longest side of a card's image")
+    p.set_defaults(func=cmd_explore)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

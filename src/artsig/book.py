@@ -587,3 +587,38 @@ def clean_chapters(root: Path) -> None:
     folder = root / CHAPTERS_DIR
     if folder.is_dir():
         shutil.rmtree(folder)
+
+
+# --- the explorer page: built after the chapters, copied beside the book's HTML ---------------
+
+EXPLORER_FEATURES = "efficientnet_lite0"  # the features chapter 03 maps (map_extractor)
+
+
+def build_explorer(root: Path, params: dict, log=print) -> Path | None:
+    """Write the explorer of the book's collection (``results/<collection>/explorer``, reading chapters
+    03 and 07's tables); return its folder, or None (said in the log) when it cannot be built."""
+    from artsig import explorer
+
+    shared = params["shared"]
+    base = root / NOTEBOOKS_DIR  # the parameters' relative paths are the notebooks'
+    data_dir, results_dir = (base / shared.get("data_dir", "../data")).resolve(), (base / shared.get("results_dir", "../results")).resolve()
+    dataset = str(shared.get("dataset", "synthetic"))
+    try:
+        index = explorer.build(dataset, features=EXPLORER_FEATURES, data_dir=data_dir, results_dir=results_dir, n_images=int(shared.get("n_images", 2000)),
+                               image_size=int(shared.get("image_size", 256)), seed=int(shared.get("seed", 0)), device=str(shared.get("device", "auto")))
+    except Exception as exc:  # the book goes on without it; the page says how to build it by hand
+        log(f"[artsig] explorer not built: {type(exc).__name__}: {exc}")
+        return None
+    log(f"[artsig] explorer written: {index.parent}")
+    return index.parent
+
+
+def copy_explorer(root: Path, folder: Path | None) -> Path | None:
+    """Copy the explorer folder into the built book (``_build/html/explorer``), where ``book/explorer.md`` links it."""
+    if folder is None or not (folder / "index.html").is_file():
+        return None
+    target = root / "_build" / "html" / "explorer"
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(folder, target)
+    return target / "index.html"
