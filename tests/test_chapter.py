@@ -141,3 +141,20 @@ def test_notebooks_follow_the_page_conventions():
         assert glued == captions, path.name
         names += glued
     assert names and len(names) == len(set(names))
+
+
+def test_the_benchmark_runs_on_pinned_torch_kernels_and_a_real_collection_on_the_fast_engine(tmp_path, monkeypatch):
+    from artsig import chapter, inference
+
+    monkeypatch.delenv(inference.ENGINE_ENV, raising=False)
+    monkeypatch.setattr(inference, "onnx_available", lambda: True)
+    try:
+        chapter.start("x", "synthetic", tmp_path)
+        assert inference.resolve_engine("auto", "cpu") == "torch"
+        chapter.start("x", "folder:/somewhere", tmp_path)
+        assert inference.resolve_engine("auto", "cpu") == "onnx"
+        assert inference.resolve_engine("auto", "cuda") == "torch"
+        monkeypatch.setenv(inference.ENGINE_ENV, "torch")
+        assert inference.resolve_engine("auto", "cpu") == "torch"
+    finally:
+        inference.use_engine(None)

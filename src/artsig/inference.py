@@ -38,6 +38,7 @@ __all__ = [
     "EXPORT_VERSION",
     "OPSET",
     "resolve_engine",
+    "use_engine",
     "supports",
     "engine_config",
     "onnx_model",
@@ -58,8 +59,25 @@ def onnx_available() -> bool:
     return importlib.util.find_spec("onnxruntime") is not None
 
 
+_PROCESS_DEFAULT: list[str | None] = [None]  # what "auto" means in this process when set (use_engine)
+
+
+def use_engine(engine: str | None) -> None:
+    """Set what ``engine="auto"`` resolves to in this process (``None``: the default rule again).
+
+    :func:`artsig.chapter.start` pins ``"torch"`` for the procedural benchmark: its printed
+    numbers are checked by CI on processors of every kind, and only torch's kernels can be pinned
+    to one instruction path; a real collection gets ONNX Runtime's speed."""
+    if engine not in (None, "onnx", "torch"):
+        raise ValueError(f"use_engine: expected 'onnx', 'torch' or None, got {engine!r}")
+    _PROCESS_DEFAULT[0] = engine
+
+
 def resolve_engine(engine: str = "auto", device: str = "cpu") -> str:
-    """``"onnx"`` or ``"torch"`` for a resolved ``device``; raises naming ``engine`` when it cannot run."""
+    """``"onnx"`` or ``"torch"`` for a resolved ``device``; raises naming ``engine`` when it cannot run.
+
+    ``"auto"``: ``ARTSIG_ENGINE`` when set, else the process default of :func:`use_engine`, else
+    ONNX Runtime on the CPU when it imports, torch otherwise."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}")
     if engine == "auto":
@@ -68,8 +86,10 @@ def resolve_engine(engine: str = "auto", device: str = "cpu") -> str:
             if forced not in ("onnx", "torch"):
                 raise ValueError(f"{ENGINE_ENV}={forced!r}: expected 'onnx' or 'torch'")
             engine = forced
+        elif _PROCESS_DEFAULT[0] == "torch" or device != "cpu":
+            return "torch"
         else:
-            return "onnx" if device == "cpu" and onnx_available() else "torch"
+            return "onnx" if onnx_available() else "torch"
     if engine == "onnx":
         if device != "cpu":
             raise ValueError(f"engine='onnx' runs on the CPU, but device={device!r}; use engine='torch' (or 'auto') on a GPU")
