@@ -210,9 +210,10 @@ class NeighbourIndex:
     def query(self, items, k: int = 10, exclude_self: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(ids, distances)``, each ``(n, k)``, of the ``k`` nearest works to each query.
 
-        ``items`` is a 2-D array of vectors (one query per row; a 1-D array is one query) or a
-        sequence of ids of the index; with ids, the work itself is left out of its own answer
-        unless ``exclude_self=False``.
+        ``items`` is a numeric array of vectors (one query per row; a 1-D array is one query) or
+        an id / a list of ids of the index (compared as strings: pass numeric ids as a list, a
+        numeric array is read as vectors); with ids, the work itself is left out of its own
+        answer unless ``exclude_self=False``.
         """
         vectors, self_rows = self._queries(items)
         exclude = self_rows is not None if exclude_self is None else bool(exclude_self and self_rows is not None)
