@@ -55,7 +55,7 @@ FRAMES_JS = """async ([mode, seconds]) => {
       if (t < seconds) { requestAnimationFrame(frame); return; }
       const thumbs = e.thumbsShown(), rest = performance.now();
       // the view at rest: after REST_MS every dot is drawn again; time until that frame is done
-      setTimeout(() => e.idle().then(() => resolve({times, thumbs, restMs: performance.now() - rest - 200})), 200);
+      setTimeout(() => e.idle().then(() => resolve({times, thumbs, restMs: performance.now() - rest - 250})), 250);
     }
     requestAnimationFrame(frame);
   });

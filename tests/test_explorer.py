@@ -159,6 +159,23 @@ def test_book_builds_and_copies_the_explorer(tmp_path, monkeypatch):
     assert (root / "_build" / "html" / "explorer" / "data" / "works.js").is_file()
 
 
+def test_cli_explores_a_folder_collection(image_folder, tmp_path, capsys):
+    """``python -m artsig explore --dataset folder:PATH``: any collection, here 12 undated works in 3 style folders."""
+    from artsig.__main__ import main
+
+    out = tmp_path / "explorer"
+    argv = ["explore", "--dataset", f"folder:{image_folder}", "--features", "color_histogram", "--data-dir", str(tmp_path / "data"),
+            "--results-dir", str(tmp_path / "results"), "--out", str(out), "--layouts", "tsne,grid", "--k", "4", "--device", "cpu"]
+    assert main(argv) == 0
+    assert "explorer written" in capsys.readouterr().out
+    works = json.loads((out / "data" / "works.js").read_text().split("=", 1)[1].rstrip().rstrip(";"))
+    assert works["n"] == 12 and works["dateColumn"] is None and set(works["layouts"]) == {"tsne", "grid"}
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    assert main(argv[:-8] + ["--out", str(tmp_path / "other"), "--layouts", "grid"]) == 2  # not the explorer's folder: refused
+    assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
+
+
 def _fake_explorer(folder: Path) -> Path:
     (folder / "data").mkdir(parents=True)
     (folder / "data" / "works.js").write_text("window.ARTSIG_WORKS = {};")
