@@ -196,7 +196,7 @@
 
   const mapEl = $('map');
   const THUMB_PIXELS = 14, MAX_THUMBS = 8000;
-  const thumbs = {key: null, byPage: {}, bounds: null};
+  const thumbs = {key: null, byPage: {}, near: null, bounds: null};
   function viewport() {  // null until deck.gl has made its WebGL device (asynchronous in deck.gl 9)
     if (!deckgl.viewManager) return null;
     const v = deckgl.getViewports();
@@ -204,14 +204,14 @@
   }
   function thumbMode() { return Math.pow(2, state.viewState.zoom) >= THUMB_PIXELS; }
   function updateThumbs() {
-    if (!thumbMode()) { thumbs.byPage = {}; thumbs.key = null; return; }
+    if (!thumbMode()) { thumbs.byPage = {}; thumbs.near = null; thumbs.key = null; return; }
     const vp = viewport();
     if (!vp) return;
     const [x0, y0, x1, y1] = vp.getBounds();
     const zoomKey = Math.round(state.viewState.zoom);
     const b = thumbs.bounds;
     if (thumbs.key === zoomKey + ':' + dataVersion && b && x0 >= b[0] && y0 >= b[1] && x1 <= b[2] && y1 <= b[3]) return;
-    const mx = (x1 - x0) * 0.5, my = (y1 - y0) * 0.5;
+    const mx = (x1 - x0) * 0.25, my = (y1 - y0) * 0.25;  // a margin, so a small pan needs no new list
     const B = [x0 - mx - 1, y0 - my - 1, x1 + mx + 1, y1 + my + 1];
     const P = pos(), idx = state.visibleIdx, byPage = {};
     let count = 0;
@@ -223,6 +223,8 @@
       if (++count > MAX_THUMBS) break;
     }
     thumbs.byPage = count > MAX_THUMBS ? {} : byPage;
+    thumbs.near = count > MAX_THUMBS ? null : [].concat(...Object.values(byPage));  // the works in view: their dots alone are drawn
+    thumbs.nearVersion = (thumbs.nearVersion || 0) + 1;
     thumbs.bounds = B;
     thumbs.key = zoomKey + ':' + dataVersion;
     for (const p of Object.keys(thumbs.byPage)) requestPage(+p);
@@ -234,12 +236,20 @@
     const tm = thumbMode();
     updateThumbs();
     const loaded = Object.keys(thumbs.byPage).filter((p) => atlas.images[pageName(p)]);
-    const lod = overview !== null && moving() && !tm;
+    const near = tm ? thumbs.near : null;
+    const lod = overview !== null && moving() && !near;
     if (overview) out.push(new BitmapLayer({id: 'overview', image: overview.canvas, bounds: overview.bounds, visible: lod, updateTriggers: {image: dataVersion}}));
     if (dots && dots.rows.length) {
       out.push(new ScatterplotLayer({
-        id: 'dots', data: dots.data, visible: !lod, radiusUnits: 'common', getRadius: 0.5, radiusMinPixels: 1.4, radiusMaxPixels: 60,
-        pickable: true, stroked: false, opacity: tm && loaded.length ? 0.35 : 0.9,
+        id: 'dots', data: dots.data, visible: !lod && !near, radiusUnits: 'common', getRadius: 0.5, radiusMinPixels: 1.4, radiusMaxPixels: 60,
+        pickable: true, stroked: false, opacity: 0.9,
+      }));
+    }
+    if (near) {
+      out.push(new ScatterplotLayer({
+        id: 'dots-near', data: near, getPosition: (i) => [P[2 * i], P[2 * i + 1]], getFillColor: (i) => [colours[4 * i], colours[4 * i + 1], colours[4 * i + 2]],
+        radiusUnits: 'common', getRadius: 0.5, pickable: true, opacity: loaded.length ? 0.35 : 0.9,
+        updateTriggers: {getPosition: dataVersion, getFillColor: dataVersion},
       }));
     }
     for (const p of loaded) {
@@ -311,7 +321,7 @@
   mapEl.addEventListener('click', (e) => {
     if (state.tool !== 'pan' || e.shiftKey || !downAt || Math.hypot(e.clientX - downAt[0], e.clientY - downAt[1]) > 4) return;
     const r = mapEl.getBoundingClientRect();
-    const info = deckgl.pickObject({x: e.clientX - r.left, y: e.clientY - r.top, radius: 2, layerIds: ['dots', ...Object.keys(thumbs.byPage).map((p) => 'thumbs-' + p)]});
+    const info = deckgl.pickObject({x: e.clientX - r.left, y: e.clientY - r.top, radius: 2, layerIds: ['dots', 'dots-near', ...Object.keys(thumbs.byPage).map((p) => 'thumbs-' + p)]});
     if (!info || !info.layer) return;
     const i = info.layer.id === 'dots' ? dots.rows[info.index] : info.object;
     if (i !== undefined && i !== null && i >= 0) openCard(i);
