@@ -294,6 +294,30 @@ def test_box_selection_exports_every_metadata_column(page, built, tmp_path):
 
 
 @pytestmark_browser
+def test_shift_drag_lasso_selects_the_works_inside(page, built):
+    from matplotlib.path import Path as Polygon
+
+    page.select_option("#layout", "grid")
+    page.evaluate("explorer.idle()")
+    box = page.locator("#map").bounding_box()
+    cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, min(box["width"], box["height"]) * 0.3
+    ring = [(cx + r * np.cos(a), cy + r * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 24, endpoint=False)]
+    before = page.evaluate("explorer.state.viewState.target")
+    page.keyboard.down("Shift")
+    page.mouse.move(*ring[0])
+    page.mouse.down()
+    for point in ring[1:]:
+        page.mouse.move(*point)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    positions = np.array(page.evaluate("explorer.ids.map((_, i) => explorer.screenPosition(i))"))
+    inside = Polygon(ring).contains_points(positions)
+    assert 0 < inside.sum() < len(built["catalog"])
+    assert set(page.evaluate("explorer.selectedIds()")) == set(built["catalog"]["image_id"][inside])
+    assert page.evaluate("explorer.state.viewState.target") == before  # the map did not pan under the lasso
+
+
+@pytestmark_browser
 def test_cluster_export(page, built, tmp_path):
     page.select_option("#colour-by", next(k for k in page.evaluate("explorer.facets") if k.startswith("cl:k-means")))
     first = page.locator("#legend li").first
