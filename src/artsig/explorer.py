@@ -74,7 +74,7 @@ def l2_rows(X: np.ndarray) -> np.ndarray:
 def nearest_neighbours(X: np.ndarray, k: int = 10, block: int = 1024, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest other rows of every row by cosine distance (``1 - cos``), exactly, blockwise.
 
-    Returns ``(index (N, k) int32, distance (N, k) float32)``, nearest first (ties by row order).
+    Returns ``(index (N, k) int32, distance (N, k) float32)``, nearest first (equal distances by row order).
     Memory is ``block x N``; time grows as N², fine up to about 50k rows.
     """
     from tqdm import tqdm
