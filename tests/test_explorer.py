@@ -159,6 +159,23 @@ def test_book_builds_and_copies_the_explorer(tmp_path, monkeypatch):
     assert (root / "_build" / "html" / "explorer" / "data" / "works.js").is_file()
 
 
+def test_cli_explores_a_folder_collection(image_folder, tmp_path, capsys):
+    """``python -m artsig explore --dataset folder:PATH``: any collection, here 12 undated works in 3 style folders."""
+    from artsig.__main__ import main
+
+    out = tmp_path / "explorer"
+    argv = ["explore", "--dataset", f"folder:{image_folder}", "--features", "color_histogram", "--data-dir", str(tmp_path / "data"),
+            "--results-dir", str(tmp_path / "results"), "--out", str(out), "--layouts", "tsne,grid", "--k", "4", "--device", "cpu"]
+    assert main(argv) == 0
+    assert "explorer written" in capsys.readouterr().out
+    works = json.loads((out / "data" / "works.js").read_text().split("=", 1)[1].rstrip().rstrip(";"))
+    assert works["n"] == 12 and works["dateColumn"] is None and set(works["layouts"]) == {"tsne", "grid"}
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    assert main(argv[:-8] + ["--out", str(tmp_path / "other"), "--layouts", "grid"]) == 2  # not the explorer's folder: refused
+    assert (tmp_path / "other" / "notes.txt").read_text() == "mine"
+
+
 def _fake_explorer(folder: Path) -> Path:
     (folder / "data").mkdir(parents=True)
     (folder / "data" / "works.js").write_text("window.ARTSIG_WORKS = {};")
@@ -274,6 +291,30 @@ def test_box_selection_exports_every_metadata_column(page, built, tmp_path):
     truth = catalog.set_index("image_id").loc[exported["image_id"]]
     assert (exported["style"].to_numpy() == truth["style"].to_numpy()).all()
     assert (exported["sha256"].to_numpy() == truth["sha256"].to_numpy()).all()
+
+
+@pytestmark_browser
+def test_shift_drag_lasso_selects_the_works_inside(page, built):
+    from matplotlib.path import Path as Polygon
+
+    page.select_option("#layout", "grid")
+    page.evaluate("explorer.idle()")
+    box = page.locator("#map").bounding_box()
+    cx, cy, r = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, min(box["width"], box["height"]) * 0.3
+    ring = [(cx + r * np.cos(a), cy + r * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 24, endpoint=False)]
+    before = page.evaluate("explorer.state.viewState.target")
+    page.keyboard.down("Shift")
+    page.mouse.move(*ring[0])
+    page.mouse.down()
+    for point in ring[1:]:
+        page.mouse.move(*point)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    positions = np.array(page.evaluate("explorer.ids.map((_, i) => explorer.screenPosition(i))"))
+    inside = Polygon(ring).contains_points(positions)
+    assert 0 < inside.sum() < len(built["catalog"])
+    assert set(page.evaluate("explorer.selectedIds()")) == set(built["catalog"]["image_id"][inside])
+    assert page.evaluate("explorer.state.viewState.target") == before  # the map did not pan under the lasso
 
 
 @pytestmark_browser

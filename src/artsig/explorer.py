@@ -74,7 +74,7 @@ def l2_rows(X: np.ndarray) -> np.ndarray:
 def nearest_neighbours(X: np.ndarray, k: int = 10, block: int = 1024, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` nearest other rows of every row by cosine distance (``1 - cos``), exactly, blockwise.
 
-    Returns ``(index (N, k) int32, distance (N, k) float32)``, nearest first (ties by row order).
+    Returns ``(index (N, k) int32, distance (N, k) float32)``, nearest first (equal distances by row order).
     Memory is ``block x N``; time grows as N², fine up to about 50k rows.
     """
     from tqdm import tqdm
@@ -403,6 +403,7 @@ def explore(catalog: pd.DataFrame, X: np.ndarray, out: str | os.PathLike, *, dat
     from tqdm import tqdm
 
     from artsig.clustering import embed_2d, prepare_for
+    from artsig.paths import dataset_slug
 
     out = Path(out)
     X = np.asarray(X, dtype=np.float32)
@@ -465,7 +466,7 @@ def explore(catalog: pd.DataFrame, X: np.ndarray, out: str | os.PathLike, *, dat
     order = np.argsort(-parts["proba"], axis=1, kind="stable")[:, :top]
     responsibility = np.take_along_axis(parts["proba"], order, axis=1)
     works = {
-        "version": EXPLORER_VERSION, "title": title or f"{dataset} — {features}", "dataset": dataset, "features": features, "n": n,
+        "version": EXPLORER_VERSION, "title": title or f"{dataset_slug(dataset)} — {features}", "dataset": dataset, "features": features, "n": n,
         "dateColumn": date_column, "columns": metadata_columns(catalog),
         "layouts": {name: _b64(xy, np.float32) for name, xy in maps.items()}, "layoutNames": {name: LAYOUT_NAMES[name] for name in maps},
         "clusterings": {name: _b64(labels, np.int32) for name, labels in clusterings.items()},

@@ -10,7 +10,7 @@
     document.body.textContent = 'artsig explorer: data/works.js, data/neighbours.js or the vendored deck.gl did not load.';
     return;
   }
-  const {Deck, OrthographicView, ScatterplotLayer, IconLayer} = window.deck;
+  const {Deck, OrthographicView, ScatterplotLayer, IconLayer, BitmapLayer} = window.deck;
 
   function decode(text, Type) {
     const bin = atob(text), bytes = new Uint8Array(bin.length);
@@ -134,12 +134,37 @@
 
   const pos = () => layouts[state.layout];
   // The dots as binary attributes, built once per change of filter, colour or layout (not per frame).
-  // While the view moves, a seeded subset of at most MOVING_DOTS is drawn (software WebGL draws 100k
-  // instanced dots at a few frames a second); every dot is drawn again once the view has rested.
-  const MOVING_DOTS = 25000, REST_MS = 200;
-  const rank = new Float32Array(n);
-  { let h = 2166136261; for (let i = 0; i < n; i++) { h = Math.imul(h ^ i, 16777619) >>> 0; rank[i] = (h % 1000003) / 1000003; } }
-  let dots = null, movingDots = null, dataVersion = 0, lastMove = -Infinity;
+  // Above MOVING_DOTS works the view in motion shows an overview instead: the dots painted once into
+  // one image (a single textured quad to draw; software WebGL draws 100k instanced dots at well under
+  // a frame a second); every dot is drawn again once the view has rested.
+  const MOVING_DOTS = 20000, REST_MS = 200, OVERVIEW_PX = 2048;
+  let dots = null, overview = null, dataVersion = 0, isMoving = false, restTimer = null;
+  function paintOverview(rows) {
+    const P = pos();
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const x = P[2 * i], y = P[2 * i + 1];
+      if (x < x0) x0 = x; if (x > x1) x1 = x; if (y < y0) y0 = y; if (y > y1) y1 = y;
+    }
+    x0 -= 1; y0 -= 1; x1 += 1; y1 += 1;
+    const scale = OVERVIEW_PX / Math.max(x1 - x0, y1 - y0);
+    const w = Math.max(1, Math.round((x1 - x0) * scale)), h = Math.max(1, Math.round((y1 - y0) * scale));
+    const canvas = document.createElement('canvas');
+    canvas.width = w; canvas.height = h;
+    const ctx = canvas.getContext('2d'), img = ctx.createImageData(w, h), px = img.data;
+    const r = Math.max(1, Math.round(0.5 * scale));
+    for (const i of rows) {
+      const cx = Math.round((P[2 * i] - x0) * scale), cy = Math.round((P[2 * i + 1] - y0) * scale);
+      for (let y = Math.max(0, cy - r); y < Math.min(h, cy + r); y++) {
+        for (let x = Math.max(0, cx - r); x < Math.min(w, cx + r); x++) {
+          const o = 4 * (y * w + x);
+          px[o] = colours[4 * i]; px[o + 1] = colours[4 * i + 1]; px[o + 2] = colours[4 * i + 2]; px[o + 3] = 235;
+        }
+      }
+    }
+    ctx.putImageData(img, 0, 0);
+    return {canvas, bounds: [x0, y1, x1, y0]};  // left, bottom, right, top: y grows downwards (flipY)
+  }
   function binary(rows) {
     const P = pos(), m = rows.length, position = new Float32Array(m * 2), colour = new Uint8Array(m * 4);
     for (let j = 0; j < m; j++) {
@@ -152,19 +177,26 @@
   function rebuildVisible() {
     const idx = state.visibleIdx, m = idx.length;
     dots = binary(idx);
-    movingDots = m > MOVING_DOTS ? binary(idx.filter((i) => rank[i] < MOVING_DOTS / m)) : null;
+    overview = m > MOVING_DOTS ? paintOverview(idx) : null;
     dataVersion++;
     thumbs.key = null;
   }
-  function moving() { return performance.now() - lastMove < REST_MS; }
+  // At rest once no change came for REST_MS and for two displayed frames (where software WebGL makes
+  // frames slower than REST_MS, the timer alone would fire between two steps of one gesture).
+  let ticks = 0, moveTick = 0;
+  function tick() { ticks++; if (isMoving) requestAnimationFrame(tick); }
+  function moving() { return isMoving; }
   function moved() {
-    lastMove = performance.now();
-    setTimeout(() => { if (!moving()) scheduleRender(); }, REST_MS + 20);
+    if (!isMoving) { isMoving = true; requestAnimationFrame(tick); }
+    moveTick = ticks;
+    clearTimeout(restTimer);
+    const rest = () => { if (ticks - moveTick < 2) { restTimer = setTimeout(rest, REST_MS); return; } isMoving = false; scheduleRender(); };
+    restTimer = setTimeout(rest, REST_MS);
   }
 
   const mapEl = $('map');
   const THUMB_PIXELS = 14, MAX_THUMBS = 8000;
-  const thumbs = {key: null, byPage: {}, bounds: null};
+  const thumbs = {key: null, byPage: {}, near: null, bounds: null};
   function viewport() {  // null until deck.gl has made its WebGL device (asynchronous in deck.gl 9)
     if (!deckgl.viewManager) return null;
     const v = deckgl.getViewports();
@@ -172,14 +204,14 @@
   }
   function thumbMode() { return Math.pow(2, state.viewState.zoom) >= THUMB_PIXELS; }
   function updateThumbs() {
-    if (!thumbMode()) { thumbs.byPage = {}; thumbs.key = null; return; }
+    if (!thumbMode()) { thumbs.byPage = {}; thumbs.near = null; thumbs.key = null; return; }
     const vp = viewport();
     if (!vp) return;
     const [x0, y0, x1, y1] = vp.getBounds();
     const zoomKey = Math.round(state.viewState.zoom);
     const b = thumbs.bounds;
     if (thumbs.key === zoomKey + ':' + dataVersion && b && x0 >= b[0] && y0 >= b[1] && x1 <= b[2] && y1 <= b[3]) return;
-    const mx = (x1 - x0) * 0.5, my = (y1 - y0) * 0.5;
+    const mx = (x1 - x0) * 0.25, my = (y1 - y0) * 0.25;  // a margin, so a small pan needs no new list
     const B = [x0 - mx - 1, y0 - my - 1, x1 + mx + 1, y1 + my + 1];
     const P = pos(), idx = state.visibleIdx, byPage = {};
     let count = 0;
@@ -191,6 +223,8 @@
       if (++count > MAX_THUMBS) break;
     }
     thumbs.byPage = count > MAX_THUMBS ? {} : byPage;
+    thumbs.near = count > MAX_THUMBS ? null : [].concat(...Object.values(byPage));  // the works in view: their dots alone are drawn
+    thumbs.nearVersion = (thumbs.nearVersion || 0) + 1;
     thumbs.bounds = B;
     thumbs.key = zoomKey + ':' + dataVersion;
     for (const p of Object.keys(thumbs.byPage)) requestPage(+p);
@@ -202,12 +236,20 @@
     const tm = thumbMode();
     updateThumbs();
     const loaded = Object.keys(thumbs.byPage).filter((p) => atlas.images[pageName(p)]);
-    const lod = movingDots !== null && moving();
-    for (const [id, d] of [['dots', dots], ['dots-moving', movingDots]]) {
-      if (!d || !d.rows.length) continue;
+    const near = tm ? thumbs.near : null;
+    const lod = overview !== null && moving() && !near;
+    if (overview) out.push(new BitmapLayer({id: 'overview', image: overview.canvas, bounds: overview.bounds, visible: lod, updateTriggers: {image: dataVersion}}));
+    if (dots && dots.rows.length) {
       out.push(new ScatterplotLayer({
-        id, data: d.data, visible: (id === 'dots') !== lod, radiusUnits: 'common', getRadius: 0.5, radiusMinPixels: 1.4, radiusMaxPixels: 60,
-        pickable: id === 'dots', stroked: false, opacity: tm && loaded.length ? 0.35 : 0.9,
+        id: 'dots', data: dots.data, visible: !lod && !near, radiusUnits: 'common', getRadius: 0.5, radiusMinPixels: 1.4, radiusMaxPixels: 60,
+        pickable: true, stroked: false, opacity: 0.9,
+      }));
+    }
+    if (near) {
+      out.push(new ScatterplotLayer({
+        id: 'dots-near', data: near, getPosition: (i) => [P[2 * i], P[2 * i + 1]], getFillColor: (i) => [colours[4 * i], colours[4 * i + 1], colours[4 * i + 2]],
+        radiusUnits: 'common', getRadius: 0.5, pickable: true, opacity: loaded.length ? 0.35 : 0.9,
+        updateTriggers: {getPosition: dataVersion, getFillColor: dataVersion},
       }));
     }
     for (const p of loaded) {
@@ -268,7 +310,8 @@
     controller: CONTROLLER, layers: [],
     onViewStateChange: ({viewState}) => { state.viewState = viewState; deckgl.setProps({viewState}); moved(); scheduleRender(); return viewState; },
     getCursor: ({isDragging, isHovering}) => state.tool !== 'pan' ? 'crosshair' : isHovering ? 'pointer' : isDragging ? 'grabbing' : 'grab',
-    onAfterRender: () => { if (!pending) rendered = requested; if (firstRender) { firstRender = false; document.body.dataset.ready = '1'; window.explorer.readyAt = performance.now(); } },
+    onAfterRender: () => {
+      if (!pending) rendered = requested; if (firstRender) { firstRender = false; document.body.dataset.ready = '1'; window.explorer.readyAt = performance.now(); } },
   });
 
   // a click (not a drag) on a work opens its card; picked here rather than by deck.gl's gesture
@@ -278,7 +321,7 @@
   mapEl.addEventListener('click', (e) => {
     if (state.tool !== 'pan' || e.shiftKey || !downAt || Math.hypot(e.clientX - downAt[0], e.clientY - downAt[1]) > 4) return;
     const r = mapEl.getBoundingClientRect();
-    const info = deckgl.pickObject({x: e.clientX - r.left, y: e.clientY - r.top, radius: 2, layerIds: ['dots', ...Object.keys(thumbs.byPage).map((p) => 'thumbs-' + p)]});
+    const info = deckgl.pickObject({x: e.clientX - r.left, y: e.clientY - r.top, radius: 2, layerIds: ['dots', 'dots-near', ...Object.keys(thumbs.byPage).map((p) => 'thumbs-' + p)]});
     if (!info || !info.layer) return;
     const i = info.layer.id === 'dots' ? dots.rows[info.index] : info.object;
     if (i !== undefined && i !== null && i >= 0) openCard(i);
@@ -381,6 +424,7 @@
     const r = mapEl.getBoundingClientRect();
     drag = {tool, points: [[e.clientX - r.left, e.clientY - r.top]], additive: e.ctrlKey || e.metaKey, shift: e.shiftKey};
     e.preventDefault();
+    e.stopPropagation();  // deck.gl never sees this press: no pan starts under the lasso
   }, true);
   window.addEventListener('pointermove', (e) => {
     if (!drag) return;
@@ -627,7 +671,7 @@
 
   // ---- for scripts and tests ---------------------------------------------------------------
   window.explorer = {
-    n, ids, state, facets: facets.map((f) => f.key), layouts: Object.keys(layouts),
+    n, ids, state, facets: facets.map((f) => f.key), layouts: Object.keys(layouts), deck: deckgl,
     screenPosition(i) { const vp = viewport(), P = pos(); const [x, y] = vp.project([P[2 * i], P[2 * i + 1]]); const r = mapEl.getBoundingClientRect(); return [x + r.left, y + r.top]; },
     openCard, closeCard, centreOn, setTool, fitView,
     selectedIds() { const out = []; for (let i = 0; i < n; i++) if (state.selected[i]) out.push(ids[i]); return out; },
