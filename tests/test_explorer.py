@@ -352,3 +352,17 @@ def test_annotation_keys_export_the_csv_chapter_07_reads(page, built, tmp_path):
     assert [got[items[j][1]] for j in range(4)] == ["accept", "reject", "", "accept"]
     assert got[items[0][0]] == "accept"  # the anchor of a cluster with an accepted work
     assert (decisions["decision"] != "").sum() == 3 + len({items[0][0], items[3][0]})
+
+
+def test_neighbours_above_the_exact_limit_come_from_the_index_and_agree():
+    import numpy as np
+
+    from artsig.explorer import nearest_neighbours
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 16)).astype(np.float32) + np.repeat(rng.normal(scale=4, size=(6, 16)), 100, axis=0)
+    exact, d_exact = nearest_neighbours(X, k=5)
+    approx, d_approx = nearest_neighbours(X, k=5, exact_limit=100)
+    recall = np.mean([len(set(a) & set(b)) / 5 for a, b in zip(exact, approx)])
+    assert recall >= 0.95 and approx.shape == exact.shape and (approx != np.arange(600)[:, None]).all()
+    np.testing.assert_allclose(np.sort(d_approx, 1)[:, 0], d_exact[:, 0], atol=1e-4)

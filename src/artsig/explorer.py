@@ -71,11 +71,13 @@ def l2_rows(X: np.ndarray) -> np.ndarray:
     return X / np.where(norms > 0, norms, 1)
 
 
-def nearest_neighbours(X: np.ndarray, k: int = 10, block: int = 1024, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` nearest other rows of every row by cosine distance (``1 - cos``), exactly, blockwise.
+def nearest_neighbours(X: np.ndarray, k: int = 10, block: int = 1024, progress: bool = False,
+                       exact_limit: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest other rows of every row by cosine distance (``1 - cos``), nearest first.
 
-    Returns ``(index (N, k) int32, distance (N, k) float32)``, nearest first (equal distances by row order).
-    Memory is ``block x N``; time grows as N², fine up to about 50k rows.
+    Up to ``exact_limit`` rows exactly, blockwise (memory ``block x N``, time N², equal distances
+    by row order); above it through :class:`artsig.neighbours.NeighbourIndex` (FAISS HNSW, recall@10
+    about 0.99 at 100k). Returns ``(index (N, k) int32, distance (N, k) float32)``.
     """
     from tqdm import tqdm
 
@@ -84,6 +86,16 @@ def nearest_neighbours(X: np.ndarray, k: int = 10, block: int = 1024, progress: 
     k = int(min(k, n - 1))
     if k < 1:
         raise ExplorerError(f"nearest_neighbours: {n} rows; need at least 2")
+    if n > exact_limit:
+        from artsig.neighbours import NeighbourIndex
+
+        index = NeighbourIndex(metric="ip", exact_limit=exact_limit).fit(U)
+        rows, dist = [], []
+        for start in tqdm(range(0, n, 8192), desc="neighbours (HNSW)", unit="block", disable=not progress):
+            found, d = index.query([str(i) for i in range(start, min(start + 8192, n))], k)
+            rows.append(found.astype(np.int32))
+            dist.append(d.astype(np.float32))
+        return np.concatenate(rows), np.clip(np.concatenate(dist), 0.0, 2.0)
     index = np.empty((n, k), dtype=np.int32)
     distance = np.empty((n, k), dtype=np.float32)
     starts = range(0, n, block)
