@@ -19,24 +19,21 @@ product and a stable sort, so ties go to the lower row and small results equal s
 100k drawn vectors; 0.96 on 5k noisy 48-d blobs, where ``efSearch=64`` gave only 0.89).
 
 Why FAISS HNSW (``benchmarks/bench_scale.py --compare-ann``: 100k drawn 1280-d vectors, 1,000
-held-out queries, cosine, one build thread, M=32 / construction depth 80 for every HNSW; 2 shared
-cores under load 5-9, so the build times are rough; table in the README):
+held-out queries, cosine, one build thread, M=32 / construction depth 80 for every HNSW, 2 cores
+shared with other work, load 4-8; table in the README):
 
-=================  =========  ====================================  ================
-library            build      recall@10, ms/query (one at a time)   install
-=================  =========  ====================================  ================
-FAISS HNSW         242 s      0.979, 2.7 ms (efSearch 64)           abi3 wheel
-                              0.995, 4.6 ms (efSearch 128)
-FAISS IVF (1024)   76 s       0.967, 5.3 ms (nprobe 32)             (same package)
-hnswlib            533 s      0.980, 2.8 ms (ef 64)                 sdist: compiles
-                              0.995, 7.9 ms (ef 128)
-USearch            754 s      0.980, 4.4 ms (expansion 64)          wheel + numkong
-                              0.995, 7.7 ms (expansion 128)
-=================  =========  ====================================  ================
+=================  ========  ==============================================  ===================
+library            build     recall@10 / ms per query at depth 32, 64, 128  install
+=================  ========  ==============================================  ===================
+FAISS HNSW         224 s     0.940 / 1.4, 0.979 / 2.1, 0.995 / 3.5            abi3 wheel
+FAISS IVF (1024)   95 s      0.903 / 2.7, 0.967 / 4.1, 0.991 / 7.6 (nprobe)  (same package)
+hnswlib            211 s     0.938 / 1.0, 0.980 / 1.8, 0.995 / 2.8            sdist: compiles
+USearch            347 s     0.938 / 2.2, 0.980 / 3.1, 0.995 / 4.1            wheel + numkong
+=================  ========  ==============================================  ===================
 
-The HNSW graphs answer alike at equal search depth (same algorithm); FAISS built fastest here,
-installs as one manylinux wheel without a compiler (hnswlib has no Python 3.11 wheel), and the
-same package gives IVF (faster to build, slower to query at equal recall) and exact flat search.
+The HNSW implementations answer alike at equal search depth and are close in speed on this
+loaded machine; FAISS installs as one manylinux wheel without a compiler (hnswlib has no
+Python 3.11 wheel) and gives IVF and exact flat search in the same package.
 
 Determinism: a multi-threaded HNSW build inserts vectors in a run-dependent order, so the graph
 (and the rare approximate answers) could differ between runs. The graph is therefore built with
