@@ -347,24 +347,12 @@ def index_folder(embeddings_folder: str | os.PathLike) -> Path:
 
 
 def read_embedding_folder(folder: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """``(vectors, image_ids)`` of an ``embed`` output folder (``manifest.json`` + Parquet shards), read with pyarrow."""
-    import pyarrow.parquet as pq
+    """``(vectors, image_ids)`` of an ``embed`` output folder, through :func:`artsig.embedding.read_embeddings`
+    (which says how to finish an incomplete folder)."""
+    from .embedding import read_embeddings
 
-    folder = Path(folder)
-    manifest_path = folder / "manifest.json"
-    if not manifest_path.is_file():
-        raise FileNotFoundError(f"{manifest_path}: not an embeddings folder (python -m artsig embed writes manifest.json)")
-    manifest = json.loads(manifest_path.read_text())
-    vectors, ids = [], []
-    for shard in manifest.get("shards", []):
-        table = pq.read_table(folder / shard["file"], columns=["image_id", "vector"])
-        column = table.column("vector").combine_chunks()
-        dim = column.type.list_size
-        vectors.append(column.flatten().to_numpy(zero_copy_only=False).astype(np.float32).reshape(-1, dim))
-        ids.append(table.column("image_id").to_numpy(zero_copy_only=False).astype(str))
-    if not vectors:
-        raise ValueError(f"{manifest_path}: lists no shards")
-    return np.concatenate(vectors), np.concatenate(ids)
+    frame, vectors = read_embeddings(folder)
+    return vectors, frame["image_id"].astype(str).to_numpy()
 
 
 # --- internals ----------------------------------------------------------------------------------
