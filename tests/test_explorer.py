@@ -44,6 +44,26 @@ def test_nearest_neighbours_match_brute_force():
     assert not (index == np.arange(230)[:, None]).any()
 
 
+def test_sampled_layout_places_the_rest_beside_their_nearest_fitted_work():
+    rng = np.random.default_rng(0)
+    Z = rng.normal(size=(500, 6)).astype(np.float32)
+    fitted = []
+
+    def fit(rows):
+        fitted.append(len(rows))
+        return rows[:, :2] * 100
+
+    xy = explorer.sampled_layout(Z, fit, max_fit=120, seed=0)
+    assert fitted == [120] and xy.shape == (500, 2)
+    exact = np.isclose(xy, Z[:, :2] * 100).all(1)
+    assert exact.sum() == 120  # the fitted sample keeps its own positions
+    rest = np.flatnonzero(~exact)
+    sample = np.flatnonzero(exact)
+    nearest = sample[np.argmin(((Z[rest][:, None] - Z[sample][None]) ** 2).sum(-1), axis=1)]
+    assert np.abs(xy[rest] - xy[nearest]).max() < 0.05 * np.ptp(xy, axis=0).max()
+    assert (explorer.sampled_layout(Z[:100], fit, max_fit=120) == Z[:100, :2] * 100).all()  # small: fitted whole
+
+
 def test_grid_and_timeline_layouts_put_every_work_in_its_own_cell():
     clusters = np.repeat([2, 0, -1, 1], [7, 30, 3, 12])
     xy = explorer.grid_layout(clusters)

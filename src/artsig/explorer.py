@@ -31,6 +31,7 @@ import os
 import shutil
 import warnings
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +172,25 @@ def timeline_layout(dates: pd.Series, clusters: np.ndarray) -> np.ndarray:
     rank = frame.groupby("column").cumcount().to_numpy()
     xy[frame["row"].to_numpy(), 0] = frame["column"].to_numpy() * 1.05
     xy[frame["row"].to_numpy(), 1] = -rank * 1.05  # stacked upwards
+    return xy
+
+
+def sampled_layout(Z: np.ndarray, fit, max_fit: int = 20000, seed: int = 0) -> np.ndarray:
+    """A 2-D map fitted on at most ``max_fit`` rows of ``Z`` (a seeded sample); every other row is placed
+    beside its nearest sampled row in ``Z`` (a small seeded jitter), so UMAP and t-SNE stay minutes at 100k."""
+    n = len(Z)
+    if n <= max_fit:
+        return np.asarray(fit(Z), dtype=np.float32)
+    from sklearn.neighbors import NearestNeighbors
+
+    rng = np.random.default_rng(seed)
+    sample = np.sort(rng.choice(n, size=max_fit, replace=False))
+    xy = np.empty((n, 2), dtype=np.float32)
+    xy[sample] = fit(Z[sample])
+    rest = np.setdiff1d(np.arange(n), sample)
+    nearest = NearestNeighbors(n_neighbors=1).fit(Z[sample]).kneighbors(Z[rest], return_distance=False)[:, 0]
+    spread = float(np.ptp(xy[sample], axis=0).max()) or 1.0
+    xy[rest] = xy[sample][nearest] + rng.normal(scale=0.004 * spread, size=(len(rest), 2)).astype(np.float32)
     return xy
 
 
@@ -405,8 +425,11 @@ def claim_folder(out: Path, force: bool = False) -> None:
 def explore(catalog: pd.DataFrame, X: np.ndarray, out: str | os.PathLike, *, dataset: str = "collection", features: str = "features",
             data_dir: str | os.PathLike = "../data", results_dir: str | os.PathLike | None = None, k: int = 10, n_clusters: int | None = None,
             layouts: Sequence[str] = LAYOUTS, thumb_size: int = 64, card_size: int = 256, n_components: int = 50, seed: int = 0,
-            force: bool = False, progress: bool = True, title: str | None = None, timings: dict | None = None) -> Path:
+            force: bool = False, progress: bool = True, title: str | None = None, timings: dict | None = None,
+            max_layout_fit: int = 20000) -> Path:
     """Write the explorer of ``catalog`` with features ``X`` (rows in catalog order) into ``out``; returns ``index.html``.
+
+    UMAP and t-SNE are fitted on at most ``max_layout_fit`` works (:func:`sampled_layout`).
 
     ``timings``, if given, receives the seconds each step took (the benchmark reports them).
     """
@@ -455,13 +478,13 @@ def explore(catalog: pd.DataFrame, X: np.ndarray, out: str | os.PathLike, *, dat
     lap("clusterings")
 
     maps = {}
+    fits = {"umap": partial(embed_2d, method="umap", seed=seed), "tsne": partial(tsne_layout, seed=seed)}
     date_column = "date" if "date" in catalog and pd.to_numeric(catalog["date"], errors="coerce").nunique() >= 2 else None
     for name in layouts:
         steps.set_postfix_str(name)
-        if name == "umap":
-            maps[name] = _scaled(embed_2d(Z, "umap", seed=seed, cache_dir=cache), n)
-        elif name == "tsne":
-            maps[name] = _scaled(store.cached(cache / f"tsne-{xkey}.npy", lambda: tsne_layout(Z, seed=seed)), n)
+        if name in fits:
+            path = cache / f"{name}-{xkey}-{max_layout_fit}.npy"
+            maps[name] = _scaled(store.cached(path, partial(sampled_layout, Z, fits[name], max_layout_fit, seed)), n)
         elif name == "grid":
             order = np.argsort(np.argsort(maps["umap"][:, 0])) if "umap" in maps else None
             maps[name] = grid_layout(parts["kmeans"], order)
