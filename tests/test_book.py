@@ -432,6 +432,7 @@ def test_pages_drop_progress_bars_and_start_up_logs_but_keep_warnings(tmp_path):
 
 
 def test_every_error_that_means_the_collection_cannot_answer_gives_a_skipped_page():
+    import artsig.annotation  # noqa: F401  (defines AnnotationError)
     import artsig.links  # noqa: F401  (defines LinksError)
     from artsig.book import CANNOT_ANSWER, ChapterSkipped
     from artsig.catalog import CatalogError

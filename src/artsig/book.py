@@ -250,7 +250,7 @@ def loader_environment(params: dict) -> dict[str, str]:
     return {env: str(params["shared"][key]) for key, env in LOADER_OPTIONS.items() if params["shared"].get(key) is not None}
 
 
-CANNOT_ANSWER = ("ChapterSkipped", "CatalogError", "LinksError", "BookError")  # the collection, not the code, stops the chapter
+CANNOT_ANSWER = ("ChapterSkipped", "CatalogError", "LinksError", "AnnotationError", "BookError")  # the collection, not the code, stops the chapter
 
 
 def execute(root: Path, params: dict, only: list[str] | None = None, reference: bool = False, log=print) -> list[Path]:
