@@ -386,13 +386,10 @@ def mark_failed(path: Path, error: str) -> None:
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
 
 
-def strip_check_markers(path: Path) -> int:
+def strip_check_markers(nb) -> int:
     """Remove the ``# NBVAL_CHECK_OUTPUT`` lines from an executed chapter's code cells (the
     marker is for nbval, not the reader); the references in notebooks/ keep theirs. Returns
     how many cells changed."""
-    import nbformat
-
-    nb = nbformat.read(str(path), as_version=4)
     changed = 0
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -402,8 +399,6 @@ def strip_check_markers(path: Path) -> int:
         if len(kept) != len(lines):
             cell.source = "\n".join(kept)
             changed += 1
-    if changed:
-        nbformat.write(nb, str(path))
     return changed
 
 
@@ -432,15 +427,12 @@ def run_dataset(nb) -> str:
     return "synthetic"
 
 
-def drop_unused_cells(path: Path) -> int:
+def drop_unused_cells(nb) -> int:
     """Remove the prose this run has nothing for: a ``{glue:figure}`` caption whose figure was
     not drawn (the collection lacks the label, or the chapter stopped early), a markdown cell
     tagged ``benchmark-only`` when the run is not on the procedural benchmark and one tagged
     ``collection-only`` when it is, and one tagged ``needs-output-below`` when the next code cell
     printed nothing (the section does not apply to this collection). Returns how many cells were removed."""
-    import nbformat
-
-    nb = nbformat.read(str(path), as_version=4)
     glued, benchmark = glued_names(nb), run_dataset(nb) == "synthetic"
 
     def unused(cell) -> bool:
@@ -461,9 +453,7 @@ def drop_unused_cells(path: Path) -> int:
 
     kept = [cell for i, cell in enumerate(nb.cells) if not (unused(cell) or i in silent)]
     removed = len(nb.cells) - len(kept)
-    if removed:
-        nb.cells = kept
-        nbformat.write(nb, str(path))
+    nb.cells = kept
     return removed
 
 
@@ -471,13 +461,10 @@ PARAMETERS, INJECTED = "parameters", "injected-parameters"
 ASSIGNMENT = re.compile(r"^([A-Za-z_]\w*)\s*=")
 
 
-def merge_parameter_cells(path: Path) -> bool:
+def merge_parameter_cells(nb) -> bool:
     """Show one parameters cell with the values this run used: papermill adds the values the
     runner passed as a second cell below the defaults; on the page they replace the defaults they
     override (marked ``# this run``) and the second cell goes. Returns whether the page changed."""
-    import nbformat
-
-    nb = nbformat.read(str(path), as_version=4)
     tagged = lambda tag: [c for c in nb.cells if c.cell_type == "code" and tag in c.metadata.get("tags", [])]  # noqa: E731
     defaults, injected = tagged(PARAMETERS), tagged(INJECTED)
     if not defaults or not injected:
@@ -500,7 +487,6 @@ def merge_parameter_cells(path: Path) -> bool:
     lines += [f"{value}  # this run" for value in given.values()]
     defaults[0].source = "\n".join(lines)
     nb.cells = [c for c in nb.cells if c is not injected[0]]
-    nbformat.write(nb, str(path))
     return True
 
 
@@ -513,13 +499,10 @@ NOISE = re.compile(
 )
 
 
-def drop_log_noise(path: Path) -> int:
+def drop_log_noise(nb) -> int:
     """Remove progress bars and TensorFlow / absl start-up log lines from the pages' stderr
     (the executed notebooks keep them); any other stderr line — a warning the reader should
     see — stays. Returns how many outputs changed."""
-    import nbformat
-
-    nb = nbformat.read(str(path), as_version=4)
     changed = 0
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -536,8 +519,6 @@ def drop_log_noise(path: Path) -> int:
                 out["text"] = kept
             outputs.append(out)
         cell["outputs"] = outputs
-    if changed:
-        nbformat.write(nb, str(path))
     return changed
 
 
@@ -545,12 +526,14 @@ def prepare_pages(root: Path) -> list[Path]:
     """Turn the executed chapters in book/chapters into the book's pages: one parameters cell
     with the run's values, check markers, progress bars and start-up logs stripped, captions of
     figures that were not drawn and prose for another kind of collection removed."""
+    import nbformat
+
     pages = sorted((root / CHAPTERS_DIR).glob("*.ipynb"))
-    for page in pages:
-        merge_parameter_cells(page)
-        strip_check_markers(page)
-        drop_log_noise(page)
-        drop_unused_cells(page)
+    for page in pages:  # read once, every step on the same notebook, written once if anything changed
+        nb = nbformat.read(str(page), as_version=4)
+        changed = [merge_parameter_cells(nb), strip_check_markers(nb), drop_log_noise(nb), drop_unused_cells(nb)]
+        if any(changed):
+            nbformat.write(nb, str(page))
     return pages
 
 
